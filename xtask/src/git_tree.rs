@@ -1,0 +1,145 @@
+//! git2 helpers for a kernel tree: opening it, telling whether it is dirty,
+//! and importing a plain tree as a baseline commit.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use git2::{IndexAddOption, Repository, RepositoryOpenFlags, Signature, Status, StatusOptions};
+
+/// Opens the repository whose work tree is exactly `root` (never a parent's).
+pub fn open(root: &Path) -> Result<Option<Repository>> {
+    match Repository::open_ext(root, RepositoryOpenFlags::NO_SEARCH, &[] as &[&std::ffi::OsStr]) {
+        Ok(repo) => Ok(Some(repo)),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot open the git repository at {}", root.display())),
+    }
+}
+
+/// Files that differ from HEAD: modified, staged, or untracked and not ignored.
+pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true).include_ignored(false).recurse_untracked_dirs(false);
+    let statuses = repo.statuses(Some(&mut opts)).context("cannot read the work tree's status")?;
+    Ok(statuses
+        .iter()
+        .filter(|s| s.status() != Status::CURRENT && !s.status().contains(Status::IGNORED))
+        .filter_map(|s| s.path().map(str::to_string))
+        .collect())
+}
+
+/// Every path git does not track, ignored or not (what a build left behind).
+pub fn untracked_files(repo: &Repository) -> Result<Vec<String>> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true).include_ignored(true).recurse_untracked_dirs(true).recurse_ignored_dirs(true);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    Ok(statuses
+        .iter()
+        .filter(|s| s.status().intersects(Status::WT_NEW | Status::IGNORED))
+        .filter_map(|s| s.path().map(str::to_string))
+        .collect())
+}
+
+/// The committer for commits the tool makes: the user's git identity, or ours.
+pub fn committer(repo: &Repository) -> Result<Signature<'static>> {
+    match repo.signature() {
+        Ok(sig) => Ok(sig.to_owned()),
+        Err(_) => Ok(Signature::now("thindist", "thindist@localhost")?),
+    }
+}
+
+/// Debian's kernel source tarballs end `.gitignore` with a packaging stanza
+/// (`/*` and `!/debian/`) that ignores the whole top level. Returns the text
+/// without it, or None when it is not there.
+pub fn strip_debian_stanza(gitignore: &str) -> Option<String> {
+    let lines: Vec<&str> = gitignore.lines().collect();
+    let star = lines.iter().position(|l| l.trim() == "/*")?;
+    if !lines[star..].iter().any(|l| l.trim() == "!/debian/") {
+        return None;
+    }
+    // Take the comment block above `/*` with it.
+    let mut start = star;
+    while start > 0 && lines[start - 1].starts_with('#') {
+        start -= 1;
+    }
+    let end = lines[star..].iter().position(|l| l.trim() == "!/debian/").map(|i| star + i + 1)?;
+    let mut kept: Vec<&str> = lines[..start].to_vec();
+    kept.extend_from_slice(&lines[end..]);
+    while kept.last().is_some_and(|l| l.trim().is_empty()) {
+        kept.pop();
+    }
+    Some(kept.join("\n") + "\n")
+}
+
+/// Turns a plain kernel tree into a git repository with one baseline commit
+/// holding every file (forced past the ignore rules, which ignore dot-files
+/// that upstream tracks). Returns the repository and what it changed.
+pub fn import_baseline(root: &Path, origin: &str) -> Result<(Repository, Vec<String>)> {
+    if open(root)?.is_some() {
+        bail!("{} is already a git repository", root.display());
+    }
+    let mut notes = Vec::new();
+    let gitignore = root.join(".gitignore");
+    if let Ok(text) = std::fs::read_to_string(&gitignore) {
+        if let Some(fixed) = strip_debian_stanza(&text) {
+            std::fs::write(&gitignore, fixed)?;
+            notes.push(
+                "dropped Debian's packaging stanza (`/*`, `!/debian/`) from .gitignore so that the kernel's own ignore rules are in force"
+                    .to_string(),
+            );
+        }
+    }
+    let repo = Repository::init(root).with_context(|| format!("cannot create a git repository in {}", root.display()))?;
+    let mut index = repo.index()?;
+    index
+        .add_all(["*"], IndexAddOption::FORCE, None)
+        .context("cannot add the tree's files to the git index")?;
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let sig = committer(&repo)?;
+    let mut message = format!("thindist: baseline of {origin}\n\nEvery file of the tree, imported as it was.\n");
+    for note in &notes {
+        message.push_str(&format!("\nthindist {note}.\n"));
+    }
+    repo.commit(Some("HEAD"), &sig, &sig, &message, &tree, &[])?;
+    drop(tree);
+    Ok((repo, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEBIAN_TAIL: &str = "*.o\n/vmlinux\n\n# Rust analyzer configuration\n/rust-project.json\n\n#\n# Debian packaging: ignore everything at the top level, since it isn't\n# included in our repository\n#\n/*\n!/debian/\n";
+
+    #[test]
+    fn strips_debian_packaging_stanza() {
+        let fixed = strip_debian_stanza(DEBIAN_TAIL).unwrap();
+        assert_eq!(fixed, "*.o\n/vmlinux\n\n# Rust analyzer configuration\n/rust-project.json\n");
+        assert!(strip_debian_stanza(&fixed).is_none());
+        assert!(strip_debian_stanza("/*\n").is_none());
+    }
+
+    #[test]
+    fn imports_every_file_and_finds_dirt() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), ".*\n*.o\n/*\n!/debian/\n").unwrap();
+        std::fs::write(dir.path().join(".mailmap"), "x\n").unwrap();
+        std::fs::write(dir.path().join("Makefile"), "all:\n").unwrap();
+        let (repo, notes) = import_baseline(dir.path(), "a test tree").unwrap();
+        assert_eq!(notes.len(), 1);
+        let head = repo.head().unwrap().peel_to_tree().unwrap();
+        // Dot-files are tracked although `.*` ignores them.
+        assert!(head.get_name(".mailmap").is_some() && head.get_name(".gitignore").is_some());
+        assert!(dirty_files(&repo).unwrap().is_empty());
+        std::fs::write(dir.path().join("Makefile"), "all: x\n").unwrap();
+        std::fs::write(dir.path().join("new.c"), "").unwrap();
+        std::fs::write(dir.path().join("built.o"), "").unwrap();
+        let mut dirty = dirty_files(&repo).unwrap();
+        dirty.sort();
+        assert_eq!(dirty, ["Makefile", "new.c"]);
+        let mut untracked = untracked_files(&repo).unwrap();
+        untracked.sort();
+        assert_eq!(untracked, ["built.o", "new.c"]);
+        assert!(import_baseline(dir.path(), "again").is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The tool's memory between commands: which kernel tree is current, and
+//! per tree its version, series, layout and what `setup --revert` needs.
+//! A TOML file a person may edit; toml_edit keeps their comments and keys.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use toml_edit::{value, DocumentMut, Item, Table};
+
+const HEADER: &str = "# thindist state: the kernel trees set up and which one commands use by default.\n# You may edit this file; comments and unknown keys are kept.\n";
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TreeRecord {
+    pub version: String,
+    /// "mainline" when the tree has the feature itself.
+    pub series: String,
+    pub layout: String,
+    /// The branch our series was committed on, if any.
+    pub branch: Option<String>,
+    /// Where `--revert` returns: the branch (if HEAD was on one) and commit.
+    pub original_branch: Option<String>,
+    pub original_commit: Option<String>,
+}
+
+pub struct State {
+    path: PathBuf,
+    doc: DocumentMut,
+    /// No file yet: the first save writes the header comment above the keys.
+    fresh: bool,
+}
+
+impl State {
+    pub fn load(path: &Path) -> Result<Self> {
+        let (doc, fresh) = match std::fs::read_to_string(path) {
+            Ok(text) => (text.parse::<DocumentMut>().with_context(|| format!("{} is not valid TOML; fix or delete it", path.display()))?, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (DocumentMut::new(), true),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        Ok(Self { path: path.to_path_buf(), doc, fresh })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn current(&self) -> Option<PathBuf> {
+        self.doc.get("current").and_then(Item::as_str).map(PathBuf::from)
+    }
+
+    pub fn set_current(&mut self, tree: &Path) {
+        self.doc["current"] = value(tree.to_string_lossy().as_ref());
+    }
+
+    fn trees(&mut self) -> &mut Table {
+        if !self.doc.contains_table("tree") {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            self.doc["tree"] = Item::Table(t);
+        }
+        self.doc["tree"].as_table_mut().expect("tree is a table")
+    }
+
+    pub fn tree(&self, tree: &Path) -> Option<TreeRecord> {
+        let t = self.doc.get("tree")?.get(tree.to_string_lossy().as_ref())?;
+        let s = |k: &str| t.get(k).and_then(Item::as_str).map(str::to_string);
+        Some(TreeRecord {
+            version: s("version").unwrap_or_default(),
+            series: s("series").unwrap_or_default(),
+            layout: s("layout").unwrap_or_default(),
+            branch: s("branch"),
+            original_branch: s("original_branch"),
+            original_commit: s("original_commit"),
+        })
+    }
+
+    /// Writes the record's keys, leaving any other keys of that table alone.
+    pub fn set_tree(&mut self, tree: &Path, record: &TreeRecord) {
+        let key = tree.to_string_lossy().to_string();
+        let trees = self.trees();
+        if !trees.contains_table(&key) {
+            trees.insert(&key, Item::Table(Table::new()));
+        }
+        let t = trees[&key].as_table_mut().expect("tree entry is a table");
+        t["version"] = value(&record.version);
+        t["series"] = value(&record.series);
+        t["layout"] = value(&record.layout);
+        for (k, v) in [
+            ("branch", &record.branch),
+            ("original_branch", &record.original_branch),
+            ("original_commit", &record.original_commit),
+        ] {
+            match v {
+                Some(v) => t[k] = value(v),
+                None => {
+                    t.remove(k);
+                }
+            }
+        }
+    }
+
+    pub fn remove_tree(&mut self, tree: &Path) {
+        self.trees().remove(tree.to_string_lossy().as_ref());
+    }
+
+    pub fn save(&self) -> Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let header = if self.fresh { HEADER } else { "" };
+        std::fs::write(&self.path, format!("{header}{}", self.doc)).with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_keeps_comments_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        let tree = Path::new("/src/linux");
+        let mut st = State::load(&path).unwrap();
+        assert!(st.current().is_none());
+        let rec = TreeRecord {
+            version: "6.12.117".into(),
+            series: "linux-6.12".into(),
+            layout: "v3".into(),
+            branch: Some("thindist/linux-6.12".into()),
+            original_branch: Some("main".into()),
+            original_commit: Some("abc".into()),
+        };
+        st.set_current(tree);
+        st.set_tree(tree, &rec);
+        st.save().unwrap();
+
+        // A person edits it: a comment and a key of their own.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace("series = ", "# my note\nmine = 3\nseries = ");
+        std::fs::write(&path, text).unwrap();
+
+        let mut st = State::load(&path).unwrap();
+        assert_eq!(st.current().unwrap(), tree);
+        assert_eq!(st.tree(tree).unwrap(), rec);
+        let reverted = TreeRecord { branch: None, original_branch: None, original_commit: None, ..rec };
+        st.set_tree(tree, &reverted);
+        st.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("# my note") && text.contains("mine = 3") && text.starts_with("# thindist state"), "{text}");
+        assert!(!text.contains("original_commit"), "{text}");
+        assert_eq!(State::load(&path).unwrap().tree(tree).unwrap(), reverted);
+    }
+
+    #[test]
+    fn broken_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        std::fs::write(&path, "current = [").unwrap();
+        let err = State::load(&path).err().unwrap().to_string();
+        assert!(err.contains("not valid TOML"), "{err}");
+    }
+}
