@@ -44,6 +44,21 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
 }
 
+/// Every path the series changes.
+pub fn touched_files(patches: &[Patch]) -> Result<std::collections::BTreeSet<String>> {
+    let mut files = std::collections::BTreeSet::new();
+    for patch in patches {
+        let diff = Diff::from_buffer(&patch.mail.diff)
+            .map_err(|e| ApplyError::Corrupt { patch: file_name(&patch.path), reason: e.message().to_string() })?;
+        for d in diff.deltas() {
+            for f in [d.old_file().path(), d.new_file().path()].into_iter().flatten() {
+                files.insert(f.to_string_lossy().to_string());
+            }
+        }
+    }
+    Ok(files)
+}
+
 /// Applies each patch on top of the previous tree; returns the trees.
 /// Objects go to whatever object database `repo` writes to.
 fn apply_trees(repo: &Repository, base: Oid, patches: &[Patch]) -> Result<Vec<Oid>> {

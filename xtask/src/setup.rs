@@ -118,6 +118,14 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
                 shown.join(", ")
             );
         }
+        let touched = apply::touched_files(&patches)?;
+        let clash: Vec<&str> = dirty.iter().filter(|f| touched.contains(*f)).map(String::as_str).collect();
+        if !clash.is_empty() {
+            bail!(
+                "uncommitted changes in files the series changes: {}; commit or stash them first (--force only covers other files)",
+                clash.join(", ")
+            );
+        }
         println!("warning: applying over uncommitted changes (--force): {}{more}", shown.join(", "));
     }
     apply::check(&tree.root, &patches)?;

@@ -1,0 +1,26 @@
+//! The real-kernel suite: the real tool against Debian's real kernel
+//! sources with real clang/lld. Cases run in order, one at a time: they
+//! share cached trees and builds (2 cores; a kernel build takes them all).
+
+mod setup_cases;
+mod support;
+
+use libtest_mimic::{Arguments, Trial};
+
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    let cases: Vec<(&str, fn() -> support::Result)> = vec![
+        ("setup::refuses_non_kernel_input", setup_cases::refuses_non_kernel_input),
+        ("setup::applies_612_series", setup_cases::applies_612_series),
+        ("setup::second_setup_changes_nothing", setup_cases::second_setup_changes_nothing),
+        ("setup::revert_restores_baseline", setup_cases::revert_restores_baseline),
+        ("setup::refuses_dirty_tree", setup_cases::refuses_dirty_tree),
+        ("setup::dry_run_writes_nothing", setup_cases::dry_run_writes_nothing),
+        ("setup::corrupt_patch_is_named", setup_cases::corrupt_patch_is_named),
+        ("setup::conflict_names_file_and_hunk", setup_cases::conflict_names_file_and_hunk),
+        ("setup::reports_mainline_73", setup_cases::reports_mainline_73),
+    ];
+    let trials = cases.into_iter().map(|(name, f)| Trial::test(name, f)).collect();
+    libtest_mimic::run(&args, trials).exit();
+}
