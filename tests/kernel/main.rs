@@ -2,6 +2,8 @@
 //! sources with real clang/lld. Cases run in order, one at a time: they
 //! share cached trees and builds (2 cores; a kernel build takes them all).
 
+mod boot_cases;
+mod build_cases;
 mod setup_cases;
 mod support;
 
@@ -20,7 +22,20 @@ fn main() {
         ("setup::corrupt_patch_is_named", setup_cases::corrupt_patch_is_named),
         ("setup::conflict_names_file_and_hunk", setup_cases::conflict_names_file_and_hunk),
         ("setup::reports_mainline_73", setup_cases::reports_mainline_73),
+        ("build::x86_64_612", build_cases::x86_64_612),
+        ("build::arm64_612", build_cases::arm64_612),
+        ("build::riscv_612", build_cases::riscv_612),
+        ("build::loongarch_612", build_cases::loongarch_612),
+        ("build::x86_64_73_mainline", build_cases::x86_64_73_mainline),
+        ("validate::catches_corruption", build_cases::validate_catches_corruption),
+        ("build::dropped_option_is_explained", build_cases::dropped_option_is_explained),
+        ("build::failure_names_file", build_cases::build_failure_names_file),
+        ("boot::without_initramfs_fails_fast", boot_cases::without_initramfs_fails_fast),
+        ("boot::x86_64_612", boot_cases::x86_64_612),
+        ("boot::riscv_612", boot_cases::riscv_612),
+        ("boot::arm64_612", boot_cases::arm64_612),
+        ("boot::x86_64_73_mainline", boot_cases::x86_64_73_mainline),
     ];
-    let trials = cases.into_iter().map(|(name, f)| Trial::test(name, f)).collect();
+    let trials = cases.into_iter().map(|(name, f)| Trial::test(name, move || support::run_case(f))).collect();
     libtest_mimic::run(&args, trials).exit();
 }

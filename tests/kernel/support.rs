@@ -9,6 +9,20 @@ use git2::{BranchType, Repository, ResetType, StatusOptions};
 
 pub type Result<T = ()> = std::result::Result<T, libtest_mimic::Failed>;
 
+thread_local! {
+    /// Every xtask run of the current case, shown only if the case fails.
+    static TRANSCRIPT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Runs one case; a failure carries the transcript of the tool's runs.
+pub fn run_case(case: fn() -> Result) -> Result {
+    TRANSCRIPT.with(|t| t.borrow_mut().clear());
+    case().map_err(|e| {
+        let transcript = TRANSCRIPT.with(|t| t.borrow().clone());
+        format!("{}\n--- transcript ---\n{transcript}", e.message().unwrap_or("failed")).into()
+    })
+}
+
 /// The user's cache (where `deps` puts downloaded sources).
 fn user_cache() -> PathBuf {
     if let Some(d) = std::env::var_os("THINDIST_HOME").filter(|v| !v.is_empty()) {
@@ -89,7 +103,8 @@ pub fn xtask_env(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8_lossy(&stdout).into(),
         stderr: String::from_utf8_lossy(&stderr).into(),
     };
-    eprintln!("$ xtask {}\n{}", args.join(" "), run.all().lines().map(|l| format!("  | {l}\n")).collect::<String>());
+    let shown: String = run.all().lines().map(|l| format!("  | {l}\n")).collect();
+    TRANSCRIPT.with(|t| t.borrow_mut().push_str(&format!("$ xtask {}\n{shown}", args.join(" "))));
     run
 }
 

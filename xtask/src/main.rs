@@ -3,19 +3,34 @@
 
 mod apply;
 mod apt_sources;
+mod arch;
+mod artifact;
+mod bench;
+mod boot;
+mod build;
+mod configure;
 mod context;
+mod demo;
 mod deps;
 mod git_tree;
 mod home;
+mod interrupt;
+mod kbuild;
+mod kconfig;
 mod kernel_tree;
 mod layout;
+mod make_driver;
 mod mbox;
 mod progress;
+mod report;
 mod series;
 mod setup;
+mod stages;
 mod state;
 mod tarball;
 mod testcmd;
+mod toolchain;
+mod validate;
 mod version;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -40,6 +55,18 @@ enum Command {
     },
     /// Put distributed ThinLTO onto a kernel tree (or see that it has it).
     Setup(setup::SetupArgs),
+    /// Configure and build a THIN_DIST kernel, following its stages, then validate it.
+    Build(build::BuildArgs),
+    /// Check an existing THIN_DIST build's artifacts without running make.
+    #[command(after_help = "Examples:\n  cargo xtask validate --arch riscv --out /tmp/riscv\n  cargo xtask validate --json checks.json")]
+    Validate(build::Target),
+    /// Build (or reuse) a THIN_DIST kernel with the boot fragment and boot it in QEMU.
+    Boot(boot::BootArgs),
+    /// The main job on a default kernel: Debian's 6.12 sources, setup, build, validate.
+    Demo(demo::DemoArgs),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(bench::Bench),
     /// Install what is needed, then run every test: unit tests and real-kernel tests.
     Test(testcmd::TestArgs),
 }
@@ -53,6 +80,11 @@ fn main() {
         }
         Some(Command::Deps { yes }) => deps::run(*yes),
         Some(Command::Setup(args)) => setup::run(args, &cli.global),
+        Some(Command::Build(args)) => build::run(args, &cli.global).map(|_| ()),
+        Some(Command::Validate(target)) => build::validate_only(target, &cli.global),
+        Some(Command::Boot(args)) => boot::run(args, &cli.global).map(|_| ()),
+        Some(Command::Demo(args)) => demo::run(args, &cli.global),
+        Some(Command::Bench(b)) => bench::run(b, &cli.global),
         Some(Command::Test(args)) => testcmd::run(args),
     };
     if let Err(e) = result {

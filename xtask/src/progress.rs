@@ -28,24 +28,23 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// `len` of 0 means the total is not known yet (a spinner until set).
-    pub fn new(label: &str, len: u64, unit: Unit) -> Self {
+    /// A byte-counting bar; `len` of 0 means the total is not known yet.
+    pub fn new(label: &str, len: u64) -> Self {
         let bar = if len == 0 { ProgressBar::new_spinner() } else { ProgressBar::new(len) };
         let stop = Arc::new(AtomicBool::new(false));
         let mut reporter = None;
         if interactive() {
-            let template = match (unit, colour()) {
-                (Unit::Bytes, true) => "{msg:>12.cyan.bold} [{bar:40.cyan/blue}] {bytes}/{total_bytes} {elapsed}",
-                (Unit::Bytes, false) => "{msg:>12} [{bar:40}] {bytes}/{total_bytes} {elapsed}",
-                (Unit::Items, true) => "{msg:>12.cyan.bold} [{bar:40.cyan/blue}] {pos}/{len} {elapsed}",
-                (Unit::Items, false) => "{msg:>12} [{bar:40}] {pos}/{len} {elapsed}",
+            let template = if colour() {
+                "{msg:>12.cyan.bold} [{bar:40.cyan/blue}] {bytes}/{total_bytes} {elapsed}"
+            } else {
+                "{msg:>12} [{bar:40}] {bytes}/{total_bytes} {elapsed}"
             };
             bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
             bar.enable_steady_tick(Duration::from_millis(200));
         } else {
             bar.set_draw_target(ProgressDrawTarget::hidden());
             let (b, s, label) = (bar.clone(), stop.clone(), label.to_string());
-            reporter = Some(thread::spawn(move || plain_lines(&b, &s, &label, unit)));
+            reporter = Some(thread::spawn(move || plain_lines(&b, &s, &label)));
         }
         bar.set_message(label.to_string());
         Self { bar, stop, reporter }
@@ -74,13 +73,7 @@ impl Drop for Progress {
     }
 }
 
-#[derive(Clone, Copy)]
-pub enum Unit {
-    Bytes,
-    Items,
-}
-
-fn plain_lines(bar: &ProgressBar, stop: &AtomicBool, label: &str, unit: Unit) {
+fn plain_lines(bar: &ProgressBar, stop: &AtomicBool, label: &str) {
     let start = Instant::now();
     let mut last = Instant::now();
     while !stop.load(Ordering::Relaxed) {
@@ -90,11 +83,6 @@ fn plain_lines(bar: &ProgressBar, stop: &AtomicBool, label: &str, unit: Unit) {
         }
         last = Instant::now();
         let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
-        let amount = match unit {
-            Unit::Bytes => format!("{} / {} MiB", pos >> 20, len >> 20),
-            Unit::Items if len > 0 => format!("{pos} / {len}"),
-            Unit::Items => format!("{pos}"),
-        };
-        eprintln!("{label}: {amount} ({}s)", start.elapsed().as_secs());
+        eprintln!("{label}: {} / {} MiB ({}s)", pos >> 20, len >> 20, start.elapsed().as_secs());
     }
 }

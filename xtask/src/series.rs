@@ -26,7 +26,6 @@ struct SeriesFile {
 #[derive(Debug, Clone)]
 pub struct Series {
     pub name: String,
-    pub dir: PathBuf,
     pub description: String,
     pub min_kernel: KernelLine,
     pub max_kernel: KernelLine,
@@ -51,7 +50,6 @@ impl Series {
         }
         let series = Self {
             name,
-            dir: dir.to_path_buf(),
             description: file.description,
             min_kernel: file.min_kernel.parse().with_context(|| format!("{}: min_kernel", toml_path.display()))?,
             max_kernel: file.max_kernel.parse().with_context(|| format!("{}: max_kernel", toml_path.display()))?,

@@ -91,7 +91,7 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
     let patches_dir = args.patches.clone().unwrap_or_else(|| home::project_root().join("patches"));
     let all = series::load_all(&patches_dir)?;
     let chosen = series::select(&all, &tree.version, args.series.as_deref())?;
-    println!("series: {} ({} patches, layout {}, for Linux {})", chosen.name, chosen.patches.len(), chosen.layout, chosen.range());
+    println!("series: {} ({} patches, layout {}, for Linux {}): {}", chosen.name, chosen.patches.len(), chosen.layout, chosen.range(), chosen.description);
     let patches = apply::read_series(chosen)?;
 
     let repo = match git_tree::open(&tree.root)? {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::progress::{Progress, Unit};
+use crate::progress::Progress;
 
 pub fn is_tarball(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -41,7 +41,7 @@ pub fn extract(tarball: &Path, dest: &Path) -> Result<PathBuf> {
 
     let file = File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     let size = file.metadata()?.len();
-    let progress = Progress::new("extract", size, Unit::Bytes);
+    let progress = Progress::new("extract", size);
     let reader = progress.bar.wrap_read(file);
     let name = tarball.to_string_lossy();
     let decoder: Box<dyn Read> = if name.ends_with(".xz") {

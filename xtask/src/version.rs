@@ -35,11 +35,6 @@ impl KernelVersion {
             extra: var("EXTRAVERSION").unwrap_or_default(),
         })
     }
-
-    /// The (major, minor) line a version belongs to, e.g. 6.12.
-    pub fn line(&self) -> (u32, u32) {
-        (self.major, self.minor)
-    }
 }
 
 impl fmt::Display for KernelVersion {
@@ -81,7 +76,6 @@ mod tests {
         let v = KernelVersion::from_makefile(text).unwrap();
         assert_eq!((v.major, v.minor, v.sublevel), (6, 12, 117));
         assert_eq!(v.to_string(), "6.12.117");
-        assert_eq!(v.line(), (6, 12));
     }
 
     #[test]

@@ -1,0 +1,50 @@
+//! `boot`: THIN_DIST kernels run to the marker in QEMU.
+
+use serde_json::Value;
+
+use crate::build_cases::{out_dir, setup_612};
+use crate::support::*;
+
+fn boot(state: &std::path::Path, arch: &str, out: &str, version: &str) -> Result {
+    let out = out_dir(out);
+    let json = out.with_extension("json");
+    xtask(state, &["boot", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()]).ok()?;
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    check(r["outcome"] == "booted", format!("outcome {}", r["outcome"]))?;
+    let release = r["release"].as_str().unwrap_or_default();
+    check(release.starts_with(version), format!("the kernel reported release {release}, expected {version}.*"))?;
+    check(r["seconds_to_marker"].as_f64().is_some_and(|s| s > 0.0), "time to marker recorded")
+}
+
+pub fn x86_64_612() -> Result {
+    let (_d, state) = setup_612()?;
+    boot(&state, "x86_64", "612-x86_64-boot", "6.12.")
+}
+
+pub fn riscv_612() -> Result {
+    let (_d, state) = setup_612()?;
+    boot(&state, "riscv", "612-riscv-boot", "6.12.")
+}
+
+pub fn arm64_612() -> Result {
+    let (_d, state) = setup_612()?;
+    boot(&state, "arm64", "612-arm64-boot", "6.12.")
+}
+
+pub fn x86_64_73_mainline() -> Result {
+    let (_d, state) = state_file();
+    xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
+    boot(&state, "x86_64", "73-x86_64-boot", "7.3.")
+}
+
+/// Without initramfs support there is nothing to run: said before any build.
+pub fn without_initramfs_fails_fast() -> Result {
+    let (_d, state) = setup_612()?;
+    let out = out_dir("612-x86_64-noinitrd");
+    let _ = std::fs::remove_dir_all(&out);
+    let frag = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(frag.path(), "# CONFIG_BLK_DEV_INITRD is not set\n").unwrap();
+    let run = xtask(&state, &["boot", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--fragment", frag.path().to_str().unwrap()]);
+    run.fails_with("CONFIG_BLK_DEV_INITRD is not set (initramfs support")?;
+    check(!out.join("vmlinux.o").exists() && !out.join("init/main.o").exists(), "nothing was built")
+}

@@ -1,0 +1,86 @@
+//! Per-architecture data from `configs/<arch>.toml`: the code asks these
+//! values instead of matching on architecture names.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::home;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Qemu {
+    pub binary: String,
+    pub machine: String,
+    pub cpu: String,
+    pub console: String,
+    /// The Kconfig symbol of the console driver the boot needs.
+    pub console_config: String,
+    #[serde(default)]
+    pub firmware: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Arch {
+    #[serde(skip)]
+    pub name: String,
+    pub make_arch: String,
+    pub elf_machine: u16,
+    pub image: String,
+    pub image_target: String,
+    #[serde(default)]
+    pub fragments: Vec<String>,
+    /// Clang's --target for programs that run on this architecture.
+    pub clang_target: String,
+    pub boot_fragment: Option<String>,
+    pub qemu: Option<Qemu>,
+}
+
+impl Arch {
+    pub fn load(name: &str) -> Result<Self> {
+        let path = home::configs().join(format!("{name}.toml"));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("unknown architecture `{name}`: no {}; known: {}", path.display(), known().join(", ")))?;
+        let mut arch: Arch = toml_edit::de::from_str(&text).with_context(|| format!("{} is not a valid architecture file", path.display()))?;
+        arch.name = name.to_string();
+        Ok(arch)
+    }
+
+    pub fn fragment_paths(&self) -> Vec<PathBuf> {
+        self.fragments.iter().map(|f| home::configs().join(f)).collect()
+    }
+}
+
+/// The architectures that have a file under configs/.
+pub fn known() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(home::configs())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let p = e.path();
+                    let stem = p.file_stem()?.to_str()?.to_string();
+                    (p.extension()? == "toml" && stem != "deps").then_some(stem)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_architectures_load() {
+        let names = known();
+        assert_eq!(names, ["arm64", "loongarch", "riscv", "x86_64"]);
+        for n in &names {
+            let a = Arch::load(n).unwrap();
+            assert!(a.elf_machine > 0 && a.image.starts_with("arch/"), "{n}");
+        }
+        assert_eq!(Arch::load("riscv").unwrap().qemu.unwrap().firmware, ["-bios", "default"]);
+        assert!(Arch::load("sparc").unwrap_err().to_string().contains("known: arm64, loongarch, riscv, x86_64"));
+    }
+}

@@ -1,0 +1,76 @@
+//! `cargo xtask bench`: figures, not tests. `overhead` builds the same
+//! configured tinyconfig twice from clean, once through the tool's make
+//! driver and once as raw make with the same arguments, and prints both.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::build::{self, BuildArgs, Target};
+use crate::context::Global;
+use crate::home;
+use crate::make_driver;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Bench {
+    /// Wall time of `build`'s driver against raw make, same tree and flags.
+    #[command(after_help = "Example:\n  cargo xtask bench overhead --arch x86_64")]
+    Overhead {
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+    },
+}
+
+pub fn run(bench: &Bench, global: &Global) -> Result<()> {
+    match bench {
+        Bench::Overhead { arch, jobs } => overhead(arch, *jobs, global),
+    }
+}
+
+fn clean(out: &Path) -> Result<()> {
+    if out.exists() {
+        std::fs::remove_dir_all(out).with_context(|| format!("cannot empty {}", out.display()))?;
+    }
+    Ok(())
+}
+
+fn overhead(arch: &str, jobs: Option<usize>, global: &Global) -> Result<()> {
+    let root = home::cache().join("bench").join(format!("overhead-{arch}"));
+    let args = |dir: &str| BuildArgs {
+        target: Target { arch: arch.to_string(), out: Some(root.join(dir)), json: None },
+        config: "tinyconfig".into(),
+        fragment: vec![],
+        llvm: None,
+        jobs,
+    };
+    // Raw make first, then the driver: each from a clean O= directory.
+    let raw_args = args("raw");
+    clean(raw_args.target.out.as_deref().unwrap())?;
+    let raw = build::configure_step(&raw_args, global)?;
+    let argv = raw.kb.argv(&["vmlinux", &raw.kb.arch.image_target]);
+    let log = std::fs::File::create(root.join("raw.log"))?;
+    let started = Instant::now();
+    let status = Command::new(&argv[0]).args(&argv[1..]).stdout(log.try_clone()?).stderr(log).stdin(Stdio::null()).status()?;
+    let raw_secs = started.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("raw make failed; see {}", root.join("raw.log").display());
+    }
+
+    let tool_args = args("tool");
+    clean(tool_args.target.out.as_deref().unwrap())?;
+    let tool = build::configure_step(&tool_args, global)?;
+    let argv = tool.kb.argv(&["vmlinux", &tool.kb.arch.image_target]);
+    let made = make_driver::run(&argv, &tool.kb.objtree, tool.prepared.layout, &root.join("tool.log"))?;
+    if !made.success {
+        bail!("the driven build failed; see {}", made.log.display());
+    }
+    println!("bench overhead ({arch} tinyconfig, Linux {}, -j{}):", tool.prepared.tree.version, tool.kb.jobs);
+    println!("  raw make:      {raw_secs:>7.1}s");
+    println!("  thindist make: {:>7.1}s", made.seconds);
+    println!("  ratio:         {:>7.3} (target <= 1.02)", made.seconds / raw_secs);
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! Runs a kbuild make, following its stages on screen, writing everything
+//! it prints to a log; Ctrl-C stops its whole process group (see interrupt).
+//! (xshell cannot stream a child's output line by line, so this one call
+//! uses std::process directly.)
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::interrupt;
+use crate::layout::Layout;
+use crate::progress;
+use crate::stages::{parse_step, Stage, Tracker};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: Stage,
+    pub steps: usize,
+    pub seconds: f64,
+}
+
+#[derive(Debug)]
+pub struct MakeRun {
+    pub argv: Vec<String>,
+    pub log: PathBuf,
+    pub stages: Vec<StageTime>,
+    pub seconds: f64,
+    pub success: bool,
+    /// The last lines printed, for a failure report.
+    pub tail: Vec<String>,
+}
+
+impl MakeRun {
+    /// The failing compiler message and make's error line, if any.
+    pub fn failure_summary(&self) -> String {
+        let diagnostics: Vec<&String> = self.tail.iter().filter(|l| l.contains("error:") || l.contains("Error ") || l.contains("*** ")).collect();
+        let lines: Vec<&String> = if diagnostics.is_empty() { self.tail.iter().collect() } else { diagnostics };
+        let start = lines.len().saturating_sub(25);
+        lines[start..].iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// How many back-end compiles the thin-link asked for, once it has run.
+fn backend_total(objtree: &Path, layout: Layout) -> Option<u64> {
+    let list = match layout {
+        Layout::V3 => ".vmlinux_thinlto_bc_files",
+        Layout::Mainline => "vmlinux.thinlto-index",
+    };
+    let text = std::fs::read_to_string(objtree.join(list)).ok()?;
+    Some(text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("--")).count() as u64)
+}
+
+struct Display {
+    bars: Vec<ProgressBar>,
+    interactive: bool,
+    last_plain: Instant,
+}
+
+impl Display {
+    fn new() -> Self {
+        let interactive = progress::interactive();
+        let multi = MultiProgress::with_draw_target(if interactive { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+        let colour = std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+        let style = if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
+        let bars = Stage::ALL
+            .iter()
+            .map(|s| {
+                let b = multi.add(ProgressBar::new_spinner());
+                b.set_style(ProgressStyle::with_template(style).expect("template"));
+                b.set_prefix(s.label());
+                b.set_message("waiting");
+                b
+            })
+            .collect();
+        Self { bars, interactive, last_plain: Instant::now() }
+    }
+
+    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, started: Instant) {
+        let bar = &self.bars[stage as usize];
+        let msg = match total {
+            Some(t) => format!("{steps}/{t}"),
+            None => format!("{steps}"),
+        };
+        if self.interactive {
+            if bar.message() == "waiting" {
+                bar.reset_elapsed();
+                bar.enable_steady_tick(Duration::from_millis(250));
+            }
+            bar.set_message(msg);
+        } else if self.last_plain.elapsed() >= Duration::from_secs(15) {
+            self.last_plain = Instant::now();
+            eprintln!("build: {} {msg} ({}s)", stage.label(), started.elapsed().as_secs());
+        }
+    }
+
+    fn finish_stage(&self, stage: Stage, time: &StageTime) {
+        let text = format!("{} steps in {:.1}s", time.steps, time.seconds);
+        if self.interactive {
+            self.bars[stage as usize].finish_with_message(text);
+        } else {
+            eprintln!("build: {} done: {text}", stage.label());
+        }
+    }
+
+    fn clear(&self) {
+        for b in &self.bars {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// Runs `argv` (a make command line) and follows it.
+pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Result<MakeRun> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut log_file = File::create(log).with_context(|| format!("cannot create log {}", log.display()))?;
+    writeln!(log_file, "$ {}", argv.join(" "))?;
+
+    let (prog, args) = argv.split_first().context("empty command")?;
+    let mut child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("cannot start {prog}"))?;
+    let guard = interrupt::Guard::new(child.id());
+
+    let (tx, rx) = mpsc::channel::<String>();
+    let readers: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
+        .into_iter()
+        .flatten()
+        .map(|stream| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
+                    if tx.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(tx);
+
+    let started = Instant::now();
+    let mut tracker = Tracker::new(layout);
+    let mut display = Display::new();
+    let mut counts = [0usize; 4];
+    let mut first_seen: [Option<Instant>; 4] = [None; 4];
+    let mut total_backend = None;
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
+    let mut current = Stage::FrontEnd;
+
+    for line in rx {
+        writeln!(log_file, "{line}")?;
+        if tail.len() == 200 {
+            tail.pop_front();
+        }
+        tail.push_back(line.clone());
+        let Some(step) = parse_step(&line) else { continue };
+        let (stage, counted) = tracker.observe(&step);
+        let now = Instant::now();
+        if stage != current {
+            if let Some(f) = first_seen[current as usize] {
+                display.finish_stage(current, &StageTime { stage: current, steps: counts[current as usize], seconds: now.duration_since(f).as_secs_f64() });
+            }
+            current = stage;
+        }
+        let i = stage as usize;
+        first_seen[i].get_or_insert(now);
+        if counted {
+            counts[i] += 1;
+        }
+        if stage == Stage::BackEnd && total_backend.is_none() {
+            total_backend = backend_total(objtree, layout);
+        }
+        display.update(stage, counts[i], if stage == Stage::BackEnd { total_backend } else { None }, started);
+    }
+    for r in readers {
+        let _ = r.join();
+    }
+    let status = child.wait()?;
+    let seconds = started.elapsed().as_secs_f64();
+    // A stage lasts from its first step until the next stage's first step.
+    let end = Instant::now();
+    let seen: Vec<(Stage, Instant)> = Stage::ALL.iter().filter_map(|s| first_seen[*s as usize].map(|t| (*s, t))).collect();
+    let stages: Vec<StageTime> = seen
+        .iter()
+        .enumerate()
+        .map(|(k, (s, t))| {
+            let until = seen.get(k + 1).map(|n| n.1).unwrap_or(end);
+            StageTime { stage: *s, steps: counts[*s as usize], seconds: until.duration_since(*t).as_secs_f64() }
+        })
+        .collect();
+    if status.success() {
+        if let Some(last) = stages.last() {
+            display.finish_stage(last.stage, last);
+        }
+    }
+    display.clear();
+    writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;
+    if guard.interrupted() {
+        bail!("interrupted: make and its compilers were stopped; run the same command again to continue (log: {})", log.display());
+    }
+    Ok(MakeRun { argv: argv.to_vec(), log: log.to_path_buf(), stages, seconds, success: status.success(), tail: tail.into() })
+}

@@ -1,0 +1,82 @@
+//! Choosing the LLVM toolchain, in kbuild's own `LLVM=` terms.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    /// The value passed as `make LLVM=...`: `1`, `-19` or `/path/to/bin/`.
+    pub llvm: String,
+    pub clang: PathBuf,
+    pub lld: PathBuf,
+}
+
+impl Toolchain {
+    /// `wanted` as for kbuild's LLVM=; None picks the newest versioned clang
+    /// on PATH that has a matching ld.lld, else plain `clang`.
+    pub fn select(wanted: Option<&str>) -> Result<Self> {
+        let llvm = match wanted {
+            Some(w) => w.to_string(),
+            None => newest_versioned().map(|v| format!("-{v}")).unwrap_or_else(|| "1".to_string()),
+        };
+        let (clang, lld) = if llvm == "1" {
+            (which("clang"), which("ld.lld"))
+        } else if let Some(suffix) = llvm.strip_prefix('-') {
+            (which(&format!("clang-{suffix}")), which(&format!("ld.lld-{suffix}")))
+        } else if llvm.ends_with('/') {
+            let dir = Path::new(&llvm);
+            (Some(dir.join("clang")).filter(|p| p.is_file()), Some(dir.join("ld.lld")).filter(|p| p.is_file()))
+        } else {
+            bail!("--llvm {llvm}: expected 1, a version suffix such as -19, or a directory ending in /");
+        };
+        let clang = clang.with_context(|| format!("no clang for LLVM={llvm}; install clang-19 lld-19 llvm-19 (`cargo xtask deps --yes`)"))?;
+        let lld = lld.with_context(|| format!("no ld.lld for LLVM={llvm}; install lld (`cargo xtask deps --yes`)"))?;
+        Ok(Self { llvm, clang, lld })
+    }
+
+    pub fn clang_version(&self) -> String {
+        first_line(&self.clang, "--version")
+    }
+
+    pub fn lld_version(&self) -> String {
+        first_line(&self.lld, "--version")
+    }
+}
+
+fn first_line(tool: &Path, arg: &str) -> String {
+    let Ok(sh) = Shell::new() else { return String::new() };
+    cmd!(sh, "{tool} {arg}").quiet().ignore_status().read().unwrap_or_default().lines().next().unwrap_or_default().to_string()
+}
+
+fn path_dirs() -> Vec<PathBuf> {
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    path_dirs().into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// The highest N with both clang-N and ld.lld-N on PATH.
+fn newest_versioned() -> Option<u32> {
+    let mut versions: Vec<u32> = path_dirs()
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flat_map(|rd| rd.filter_map(|e| e.ok()))
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("clang-")?.parse().ok())
+        .collect();
+    versions.sort_unstable();
+    versions.into_iter().rev().find(|v| which(&format!("ld.lld-{v}")).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_malformed_llvm() {
+        assert!(Toolchain::select(Some("19")).unwrap_err().to_string().contains("expected 1"));
+        assert!(Toolchain::select(Some("-999")).unwrap_err().to_string().contains("no clang for LLVM=-999"));
+    }
+}
