@@ -48,3 +48,15 @@ pub fn without_initramfs_fails_fast() -> Result {
     run.fails_with("CONFIG_BLK_DEV_INITRD is not set (initramfs support")?;
     check(!out.join("vmlinux.o").exists() && !out.join("init/main.o").exists(), "nothing was built")
 }
+
+/// A kernel that panics is reported as a panic, with the panic's words.
+pub fn panic_is_reported() -> Result {
+    let (_d, state) = setup_612()?;
+    let out = out_dir("612-x86_64-boot");
+    let json = out.with_extension("panic.json");
+    let run = xtask(&state, &["boot", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--append", "rdinit=/thindist-missing", "--json", json.to_str().unwrap()]);
+    let run = run.fails_with("boot check failed: kernel panic:")?;
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    check(r["outcome"] == "kernel-panic", format!("outcome {}", r["outcome"]))?;
+    check(run.stderr.contains("last ") && run.stderr.contains("console lines"), "shows the console tail")
+}

@@ -32,6 +32,7 @@ fn main() {
         ("build::failure_names_file", build_cases::build_failure_names_file),
         ("boot::without_initramfs_fails_fast", boot_cases::without_initramfs_fails_fast),
         ("boot::x86_64_612", boot_cases::x86_64_612),
+        ("boot::panic_is_reported", boot_cases::panic_is_reported),
         ("boot::riscv_612", boot_cases::riscv_612),
         ("boot::arm64_612", boot_cases::arm64_612),
         ("boot::x86_64_73_mainline", boot_cases::x86_64_73_mainline),

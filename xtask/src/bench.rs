@@ -20,14 +20,14 @@ pub enum Bench {
     Overhead {
         #[arg(long, default_value = "x86_64")]
         arch: String,
-        #[arg(short = 'j', long)]
-        jobs: Option<usize>,
+        #[command(flatten)]
+        tools: build::ToolArgs,
     },
 }
 
 pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     match bench {
-        Bench::Overhead { arch, jobs } => overhead(arch, *jobs, global),
+        Bench::Overhead { arch, tools } => overhead(arch, tools, global),
     }
 }
 
@@ -38,14 +38,13 @@ fn clean(out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn overhead(arch: &str, jobs: Option<usize>, global: &Global) -> Result<()> {
+fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
     let root = home::cache().join("bench").join(format!("overhead-{arch}"));
     let args = |dir: &str| BuildArgs {
         target: Target { arch: arch.to_string(), out: Some(root.join(dir)), json: None },
         config: "tinyconfig".into(),
         fragment: vec![],
-        llvm: None,
-        jobs,
+        tools: tools.clone(),
     };
     // Raw make first, then the driver: each from a clean O= directory.
     let raw_args = args("raw");

@@ -3,11 +3,8 @@
 //! off, and runs it in QEMU. A kernel that links is not yet one that runs.
 
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -16,6 +13,7 @@ use xshell::{cmd, Shell};
 
 use crate::arch::Qemu;
 use crate::build::{self, BuildArgs, Configured, Target};
+use crate::child;
 use crate::context::Global;
 use crate::home;
 use crate::interrupt;
@@ -40,10 +38,11 @@ pub struct BootArgs {
     /// More config fragments, applied after the boot fragment.
     #[arg(long, value_name = "FILE")]
     pub fragment: Vec<PathBuf>,
-    #[arg(long)]
-    pub llvm: Option<String>,
-    #[arg(short = 'j', long)]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub tools: build::ToolArgs,
+    /// Extra kernel command-line arguments, after the tool's own.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub append: Option<String>,
     /// Write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -95,8 +94,7 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
         target: Target { arch: args.arch.clone(), out: Some(out), json: None },
         config: "tinyconfig".into(),
         fragment: fragments,
-        llvm: args.llvm.clone(),
-        jobs: args.jobs,
+        tools: args.tools.clone(),
     };
     let configured = build::configure_step(&build_args, global)?;
     let missing: Vec<String> = requirements(&qemu)
@@ -113,7 +111,7 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
     std::fs::create_dir_all(&work)?;
     let initramfs = make_initramfs(&configured, &work)?;
     let image = configured.kb.path(&configured.kb.arch.image);
-    let argv = qemu_argv(&qemu, &image, &initramfs);
+    let argv = qemu_argv(&qemu, &image, &initramfs, args.append.as_deref());
     println!("booting: {}", argv.join(" "));
     let mut report = boot(&argv, Duration::from_secs(args.timeout))?;
     report.arch = args.arch.clone();
@@ -155,43 +153,24 @@ fn make_initramfs(c: &Configured, work: &Path) -> Result<PathBuf> {
     Ok(cpio_path)
 }
 
-fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path) -> Vec<String> {
+fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> Vec<String> {
     let mut v: Vec<String> = vec![q.binary.clone(), "-M".into(), q.machine.clone(), "-cpu".into(), q.cpu.clone(), "-m".into(), "512".into(), "-smp".into(), "1".into()];
     v.extend(q.firmware.iter().cloned());
     v.extend(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"].map(String::from));
     v.extend(["-kernel".into(), image.display().to_string(), "-initrd".into(), initramfs.display().to_string()]);
-    v.extend(["-append".into(), format!("console={} panic=-1 rdinit=/init", q.console)]);
-    v
-}
-
-fn spawn(argv: &[String]) -> Result<(Child, mpsc::Receiver<String>)> {
-    let (prog, args) = argv.split_first().context("empty QEMU command")?;
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot start {prog}; install QEMU with `cargo xtask deps --yes`"))?;
-    let (tx, rx) = mpsc::channel();
-    for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)].into_iter().flatten() {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
-                let text = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
-                if tx.send(text).is_err() {
-                    break;
-                }
-            }
-        });
+    let mut cmdline = format!("console={} panic=-1 rdinit=/init", q.console);
+    if let Some(extra) = append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
     }
-    Ok((child, rx))
+    v.extend(["-append".into(), cmdline]);
+    v
 }
 
 /// Runs QEMU until the marker, a panic, its exit or the timeout; QEMU never outlives this.
 pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
-    let (mut child, rx) = spawn(argv)?;
+    let run = child::spawn(argv).context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
+    let (mut child, rx) = (run.child, run.lines);
     let guard = interrupt::Guard::new(child.id());
     let start = Instant::now();
     let mut tail: VecDeque<String> = VecDeque::new();
@@ -199,7 +178,7 @@ pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
     let mut reason = String::new();
     let mut release = None;
     let mut seconds = None;
-    // After the marker or a panic, give QEMU a moment to power off by itself.
+    // After the marker or a panic, give QEMU a moment to stop by itself.
     let mut settle_until: Option<Instant> = None;
     loop {
         if guard.interrupted() {

@@ -46,6 +46,13 @@ pub struct BuildArgs {
     /// Config fragment to merge (repeatable); configs/ ships some.
     #[arg(long, value_name = "FILE")]
     pub fragment: Vec<PathBuf>,
+    #[command(flatten)]
+    pub tools: ToolArgs,
+}
+
+/// kbuild's toolchain and parallelism, shared by every command that builds.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ToolArgs {
     /// kbuild's LLVM=: 1, a suffix such as -19, or a bin/ directory. Default: newest clang-N on PATH.
     #[arg(long)]
     pub llvm: Option<String>,
@@ -94,8 +101,8 @@ pub struct Configured {
 pub fn configure_step(args: &BuildArgs, global: &Global) -> Result<Configured> {
     let prepared = prepared_tree(global)?;
     let arch = Arch::load(&args.target.arch)?;
-    let toolchain = Toolchain::select(args.llvm.as_deref())?;
-    let kb = Kbuild::new(&prepared.tree.root, args.target.out.as_deref(), arch, toolchain, args.jobs)?;
+    let toolchain = Toolchain::select(args.tools.llvm.as_deref())?;
+    let kb = Kbuild::new(&prepared.tree.root, args.target.out.as_deref(), arch, toolchain, args.tools.jobs)?;
     if kb.out_of_tree() && prepared.tree.path(".config").exists() {
         bail!("{} has a .config, so kbuild refuses O= builds from it; run `make mrproper` in the tree or build without --out", prepared.tree.root.display());
     }

@@ -16,8 +16,8 @@ pub struct DemoArgs {
     /// Install missing packages first (needs root).
     #[arg(long)]
     pub yes: bool,
-    #[arg(short = 'j', long)]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub tools: build::ToolArgs,
 }
 
 pub fn run(args: &DemoArgs, global: &Global) -> Result<()> {
@@ -37,8 +37,7 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<()> {
         target: Target { arch: args.arch.clone(), out: Some(out), json: None },
         config: "tinyconfig".into(),
         fragment: vec![],
-        llvm: None,
-        jobs: args.jobs,
+        tools: args.tools.clone(),
     };
     build::run(&build_args, &global)?;
     Ok(())

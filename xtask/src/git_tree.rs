@@ -27,18 +27,6 @@ pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Every path git does not track, ignored or not (what a build left behind).
-pub fn untracked_files(repo: &Repository) -> Result<Vec<String>> {
-    let mut opts = StatusOptions::new();
-    opts.include_untracked(true).include_ignored(true).recurse_untracked_dirs(true).recurse_ignored_dirs(true);
-    let statuses = repo.statuses(Some(&mut opts))?;
-    Ok(statuses
-        .iter()
-        .filter(|s| s.status().intersects(Status::WT_NEW | Status::IGNORED))
-        .filter_map(|s| s.path().map(str::to_string))
-        .collect())
-}
-
 /// The committer for commits the tool makes: the user's git identity, or ours.
 pub fn committer(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -137,9 +125,6 @@ mod tests {
         let mut dirty = dirty_files(&repo).unwrap();
         dirty.sort();
         assert_eq!(dirty, ["Makefile", "new.c"]);
-        let mut untracked = untracked_files(&repo).unwrap();
-        untracked.sort();
-        assert_eq!(untracked, ["built.o", "new.c"]);
         assert!(import_baseline(dir.path(), "again").is_err());
     }
 }

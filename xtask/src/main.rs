@@ -8,6 +8,7 @@ mod artifact;
 mod bench;
 mod boot;
 mod build;
+mod child;
 mod configure;
 mod context;
 mod demo;

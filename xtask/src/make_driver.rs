@@ -1,21 +1,17 @@
 //! Runs a kbuild make, following its stages on screen, writing everything
 //! it prints to a log; Ctrl-C stops its whole process group (see interrupt).
-//! (xshell cannot stream a child's output line by line, so this one call
-//! uses std::process directly.)
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::process::CommandExt;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::child;
 use crate::interrupt;
 use crate::layout::Layout;
 use crate::progress;
@@ -128,33 +124,8 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     let mut log_file = File::create(log).with_context(|| format!("cannot create log {}", log.display()))?;
     writeln!(log_file, "$ {}", argv.join(" "))?;
 
-    let (prog, args) = argv.split_first().context("empty command")?;
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("cannot start {prog}"))?;
-    let guard = interrupt::Guard::new(child.id());
-
-    let (tx, rx) = mpsc::channel::<String>();
-    let readers: Vec<_> = [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
-        .into_iter()
-        .flatten()
-        .map(|stream| {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).split(b'\n').map_while(|l| l.ok()) {
-                    if tx.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
-                        break;
-                    }
-                }
-            })
-        })
-        .collect();
-    drop(tx);
+    let mut run = child::spawn(argv)?;
+    let guard = interrupt::Guard::new(run.child.id());
 
     let started = Instant::now();
     let mut tracker = Tracker::new(layout);
@@ -165,7 +136,7 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
     let mut current = Stage::FrontEnd;
 
-    for line in rx {
+    for line in run.lines.iter() {
         writeln!(log_file, "{line}")?;
         if tail.len() == 200 {
             tail.pop_front();
@@ -190,10 +161,8 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
         }
         display.update(stage, counts[i], if stage == Stage::BackEnd { total_backend } else { None }, started);
     }
-    for r in readers {
-        let _ = r.join();
-    }
-    let status = child.wait()?;
+    run.join_readers();
+    let status = run.child.wait()?;
     let seconds = started.elapsed().as_secs_f64();
     // A stage lasts from its first step until the next stage's first step.
     let end = Instant::now();
