@@ -70,13 +70,14 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
             return Ok(());
         }
         TreeSupport::OurSeries => {
-            let known = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty());
+            let known = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).or_else(|| series_from_branch(&tree.root));
             println!(
                 "a distributed ThinLTO series is already applied ({}); nothing changed",
                 known.as_deref().unwrap_or("series not recorded, layout v3")
             );
-            if !args.dry_run && known.is_none() {
-                let record = TreeRecord { version: tree.version.to_string(), series: "unknown".into(), layout: "v3".into(), ..Default::default() };
+            if !args.dry_run && state.tree(&tree.root).is_none() {
+                let series = known.clone().unwrap_or_else(|| "unknown".into());
+                let record = TreeRecord { version: tree.version.to_string(), series, layout: "v3".into(), ..Default::default() };
                 state.set_tree(&tree.root, &record);
             }
             if !args.dry_run {
@@ -155,6 +156,13 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
         println!("note: {}", chosen.notes.trim());
     }
     Ok(())
+}
+
+/// The series named by the branch setup made (`thindist/<series>`), if HEAD is on one.
+fn series_from_branch(root: &Path) -> Option<String> {
+    let repo = git_tree::open(root).ok()??;
+    let head = repo.head().ok()?;
+    head.shorthand()?.strip_prefix("thindist/").map(str::to_string)
 }
 
 fn list_patches(patches: &[apply::Patch]) {
