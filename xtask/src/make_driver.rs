@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut log_file = File::create(log).with_context(|| format!("cannot create log {}", log.display()))?;
+    let mut log_file = BufWriter::new(File::create(log).with_context(|| format!("cannot create log {}", log.display()))?);
     writeln!(log_file, "$ {}", argv.join(" "))?;
 
     let mut run = child::spawn(argv)?;
@@ -182,6 +182,7 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     }
     display.clear();
     writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;
+    log_file.flush()?;
     if guard.interrupted() {
         bail!("interrupted: make and its compilers were stopped; run the same command again to continue (log: {})", log.display());
     }
