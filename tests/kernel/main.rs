@@ -4,6 +4,7 @@
 
 mod boot_cases;
 mod build_cases;
+mod clean_cases;
 mod setup_cases;
 mod support;
 
@@ -36,6 +37,12 @@ fn main() {
         ("boot::riscv_612", boot_cases::riscv_612),
         ("boot::arm64_612", boot_cases::arm64_612),
         ("boot::x86_64_73_mainline", boot_cases::x86_64_73_mainline),
+        ("clean_check::bites_on_gitignore", clean_cases::bites_on_gitignore),
+        ("clean_check::bites_on_clean_rule", clean_cases::bites_on_clean_rule),
+        ("clean_check::passes_on_612_series", clean_cases::passes_on_612_series),
+        ("clean_check::bites_on_patsubst_typo", clean_cases::bites_on_patsubst_typo),
+        ("clean_check::bites_on_index_dependency", clean_cases::bites_on_index_dependency),
+        ("clean_check::mainline_73", clean_cases::mainline_73),
     ];
     let trials = cases.into_iter().map(|(name, f)| Trial::test(name, move || support::run_case(f))).collect();
     libtest_mimic::run(&args, trials).exit();

@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::build::{self, BuildArgs, Target};
+use crate::configure;
 use crate::context::Global;
 use crate::home;
 use crate::make_driver;
@@ -23,11 +24,20 @@ pub enum Bench {
         #[command(flatten)]
         tools: build::ToolArgs,
     },
+    /// No-op and one-file rebuild times: THIN_DIST next to in-process ThinLTO, same tree and config.
+    #[command(after_help = "Example:\n  cargo xtask bench incremental --arch x86_64")]
+    Incremental {
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        #[command(flatten)]
+        tools: build::ToolArgs,
+    },
 }
 
 pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     match bench {
         Bench::Overhead { arch, tools } => overhead(arch, tools, global),
+        Bench::Incremental { arch, tools } => incremental(arch, tools, global),
     }
 }
 
@@ -71,5 +81,44 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
     println!("  raw make:      {raw_secs:>7.1}s");
     println!("  thindist make: {:>7.1}s", made.seconds);
     println!("  ratio:         {:>7.3} (target <= 1.02)", made.seconds / raw_secs);
+    Ok(())
+}
+
+/// The file touched for the one-file rebuild.
+const TOUCHED: &str = "kernel/fork.c";
+
+fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
+    let root = home::cache().join("bench").join(format!("incremental-{arch}"));
+    let mut rows = Vec::new();
+    for (mode, options) in [("thin-dist", configure::thin_dist_options()), ("in-process", configure::thin_in_process_options())] {
+        let args = BuildArgs {
+            target: Target { arch: arch.to_string(), out: Some(root.join(mode)), json: None },
+            config: "tinyconfig".into(),
+            fragment: vec![],
+            tools: tools.clone(),
+        };
+        let c = build::configure_with(&args, global, &options)?;
+        let argv = c.kb.argv(&["vmlinux", &c.kb.arch.image_target]);
+        let timed = |what: &str| -> Result<f64> {
+            let run = make_driver::run(&argv, &c.kb.objtree, c.prepared.layout, &root.join(format!("{mode}-{what}.log")))?;
+            if !run.success {
+                bail!("{mode} {what} build failed; see {}", run.log.display());
+            }
+            Ok(run.seconds)
+        };
+        let full = timed("full")?;
+        let noop = timed("noop")?;
+        std::fs::File::options().write(true).open(c.prepared.tree.path(TOUCHED))?.set_modified(std::time::SystemTime::now())?;
+        let one = timed("one-file")?;
+        rows.push((mode, full, noop, one));
+    }
+    let (dist, inproc) = (rows[0], rows[1]);
+    println!("bench incremental ({arch} tinyconfig, touched {TOUCHED}):");
+    println!("  {:<11} {:>8} {:>8} {:>9}", "mode", "full", "no-op", "one-file");
+    for (mode, full, noop, one) in &rows {
+        println!("  {mode:<11} {full:>7.1}s {noop:>7.1}s {one:>8.1}s");
+    }
+    println!("  THIN_DIST no-op / full build: {:.3} (target <= 0.05)", dist.2 / dist.1);
+    println!("  one-file THIN_DIST / in-process: {:.3} (target <= 0.5)", dist.3 / inproc.3);
     Ok(())
 }

@@ -99,6 +99,11 @@ pub struct Configured {
 
 /// Everything up to make: tree, toolchain, `.config` with THIN_DIST proven.
 pub fn configure_step(args: &BuildArgs, global: &Global) -> Result<Configured> {
+    configure_with(args, global, &configure::thin_dist_options())
+}
+
+/// As configure_step, with another LTO option set (e.g. in-process ThinLTO).
+pub fn configure_with(args: &BuildArgs, global: &Global, options: &Values) -> Result<Configured> {
     let prepared = prepared_tree(global)?;
     let arch = Arch::load(&args.target.arch)?;
     let toolchain = Toolchain::select(args.tools.llvm.as_deref())?;
@@ -117,7 +122,7 @@ pub fn configure_step(args: &BuildArgs, global: &Global) -> Result<Configured> {
         kb.toolchain.llvm,
         kb.jobs
     );
-    let config = configure::configure(&kb, &base, &fragments, &configure::thin_dist_options())?;
+    let config = configure::configure(&kb, &base, &fragments, options)?;
     Ok(Configured { prepared, kb, base, fragments, config })
 }
 

@@ -27,6 +27,18 @@ pub fn dirty_files(repo: &Repository) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Every path git does not track, with whether the ignore rules cover it.
+pub fn untracked(repo: &Repository) -> Result<std::collections::BTreeMap<String, bool>> {
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true).include_ignored(true).recurse_untracked_dirs(true).recurse_ignored_dirs(true);
+    let statuses = repo.statuses(Some(&mut opts)).context("cannot read the work tree's status")?;
+    Ok(statuses
+        .iter()
+        .filter(|s| s.status().intersects(Status::WT_NEW | Status::IGNORED))
+        .filter_map(|s| s.path().map(|p| (p.to_string(), s.status().contains(Status::IGNORED))))
+        .collect())
+}
+
 /// The committer for commits the tool makes: the user's git identity, or ours.
 pub fn committer(repo: &Repository) -> Result<Signature<'static>> {
     match repo.signature() {
@@ -125,6 +137,8 @@ mod tests {
         let mut dirty = dirty_files(&repo).unwrap();
         dirty.sort();
         assert_eq!(dirty, ["Makefile", "new.c"]);
+        let untracked = untracked(&repo).unwrap();
+        assert_eq!(untracked.into_iter().collect::<Vec<_>>(), [("built.o".to_string(), true), ("new.c".to_string(), false)]);
         assert!(import_baseline(dir.path(), "again").is_err());
     }
 }

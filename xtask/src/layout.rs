@@ -65,6 +65,21 @@ impl Layout {
         }
     }
 
+    /// Whether a path is any artifact the distributed mode adds: natives,
+    /// native archives, indexes, thin-link outputs and lists, their
+    /// temporary files, and the `.cmd` files kbuild keeps for them.
+    pub fn is_thin_dist_artifact(self, path: &str) -> bool {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".cmd")) {
+            return self.is_thin_dist_artifact(inner);
+        }
+        let own: &[&str] = match self {
+            Layout::V3 => &["vmlinux.thinlink", ".vmlinux_thinlto_bc_files", ".tmp_initcalls_thinlink.lds", "vmlinux.a_thinlto_native"],
+            Layout::Mainline => &["vmlinux.thinlto-index", "builtin.order", "built-in-fixup.a"],
+        };
+        self.is_native(path) || name.ends_with(".o.thinlto.bc") || own.contains(&name) || path.contains(".tmp_thinlto_index/")
+    }
+
     /// Whether a path is a back-end output of this layout.
     pub fn is_native(self, path: &str) -> bool {
         match self {
@@ -140,6 +155,12 @@ mod tests {
         assert!(!Layout::V3.is_native("init/main.thinlto-native.o"));
         assert!(Layout::Mainline.is_native("init/main.thinlto-native.o"));
         assert_eq!("mainline".parse::<Layout>().unwrap(), Layout::Mainline);
+        assert!(Layout::V3.is_thin_dist_artifact("init/.main.o_thinlto_native.cmd"));
+        assert!(Layout::V3.is_thin_dist_artifact("init/main.o.thinlto.bc"));
+        assert!(Layout::V3.is_thin_dist_artifact(".vmlinux_thinlto_bc_files"));
+        assert!(!Layout::V3.is_thin_dist_artifact("init/main.o") && !Layout::V3.is_thin_dist_artifact("init/.main.o.cmd"));
+        assert!(Layout::Mainline.is_thin_dist_artifact(".vmlinux.thinlto-index.cmd"));
+        assert!(!Layout::Mainline.is_thin_dist_artifact("vmlinux.thinlink"));
         assert!("v4".parse::<Layout>().is_err());
     }
 

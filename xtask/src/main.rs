@@ -9,6 +9,7 @@ mod bench;
 mod boot;
 mod build;
 mod child;
+mod clean_check;
 mod configure;
 mod context;
 mod demo;
@@ -61,6 +62,8 @@ enum Command {
     /// Check an existing THIN_DIST build's artifacts without running make.
     #[command(after_help = "Examples:\n  cargo xtask validate --arch riscv --out /tmp/riscv\n  cargo xtask validate --json checks.json")]
     Validate(build::Target),
+    /// Prove the build's bookkeeping: ignore rules, clean, mrproper, no-op, one-file and incremental rebuilds.
+    CleanCheck(clean_check::CleanCheckArgs),
     /// Build (or reuse) a THIN_DIST kernel with the boot fragment and boot it in QEMU.
     Boot(boot::BootArgs),
     /// The main job on a default kernel: Debian's 6.12 sources, setup, build, validate.
@@ -83,6 +86,7 @@ fn main() {
         Some(Command::Setup(args)) => setup::run(args, &cli.global),
         Some(Command::Build(args)) => build::run(args, &cli.global).map(|_| ()),
         Some(Command::Validate(target)) => build::validate_only(target, &cli.global),
+        Some(Command::CleanCheck(args)) => clean_check::run(args, &cli.global).map(|_| ()),
         Some(Command::Boot(args)) => boot::run(args, &cli.global).map(|_| ()),
         Some(Command::Demo(args)) => demo::run(args, &cli.global),
         Some(Command::Bench(b)) => bench::run(b, &cli.global),

@@ -15,7 +15,7 @@ use crate::child;
 use crate::interrupt;
 use crate::layout::Layout;
 use crate::progress;
-use crate::stages::{parse_step, Stage, Tracker};
+use crate::stages::{parse_step, Stage, Step, Tracker};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTime {
@@ -33,6 +33,8 @@ pub struct MakeRun {
     pub success: bool,
     /// The last lines printed, for a failure report.
     pub tail: Vec<String>,
+    /// Every kbuild step the build printed, with its stage and whether it counted.
+    pub steps: Vec<(Stage, bool, Step)>,
 }
 
 impl MakeRun {
@@ -135,6 +137,7 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     let mut total_backend = None;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
     let mut current = Stage::FrontEnd;
+    let mut steps = Vec::new();
 
     for line in run.lines.iter() {
         writeln!(log_file, "{line}")?;
@@ -144,6 +147,7 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
         tail.push_back(line.clone());
         let Some(step) = parse_step(&line) else { continue };
         let (stage, counted) = tracker.observe(&step);
+        steps.push((stage, counted, step.clone()));
         let now = Instant::now();
         if stage != current {
             if let Some(f) = first_seen[current as usize] {
@@ -186,5 +190,5 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     if guard.interrupted() {
         bail!("interrupted: make and its compilers were stopped; run the same command again to continue (log: {})", log.display());
     }
-    Ok(MakeRun { argv: argv.to_vec(), log: log.to_path_buf(), stages, seconds, success: status.success(), tail: tail.into() })
+    Ok(MakeRun { argv: argv.to_vec(), log: log.to_path_buf(), stages, seconds, success: status.success(), tail: tail.into(), steps })
 }

@@ -150,6 +150,13 @@ fn check_carried(t: &Target, v: &mut Validation, member: &str) {
     }
 }
 
+/// The IR objects the thin-link saw (archive members and, for v3, lib members).
+pub fn ir_objects(t: &Target) -> Vec<String> {
+    let mut scratch = Validation::default();
+    let (members, libs) = thinlink_inputs(t, &mut scratch);
+    members.into_iter().chain(libs).filter(|m| matches!(artifact::classify_file(&t.objtree.join(m)), Ok(Kind::Bitcode))).collect()
+}
+
 pub fn validate(t: &Target) -> Result<Validation> {
     let mut v = Validation::default();
     let (members, libs) = thinlink_inputs(t, &mut v);
