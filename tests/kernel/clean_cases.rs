@@ -61,34 +61,32 @@ fn edit(tree: &Path, path: &str, from: &str, to: &str) {
     std::fs::write(&p, text.replace(from, to)).unwrap();
 }
 
-/// .gitignore without the natives' pattern: the ignore check names them.
-pub fn bites_on_gitignore() -> Result {
+/// Commits one edit to the clone, runs the named check, takes the commit
+/// back, and expects the check to fail naming every one of `needles`.
+fn bites(tree: &Path, path: &str, from: &str, to: &str, check_name: &str, needles: &[&str]) -> Result {
     let (_d, state) = state_file();
-    let tree = clone_of(&tree_612(), "clean-612");
-    let repo = Repository::open(&tree).unwrap();
-    check(tree.join("scripts/Makefile.vmlinux_thinlink").exists(), "the clone carries the series")?;
-    edit(&tree, ".gitignore", "*.o_thinlto_native\n", "");
-    commit_file(&repo, ".gitignore", "test: forget the natives in .gitignore");
-    let (run, report) = clean_check(&state, &tree, "ignore");
+    let repo = Repository::open(tree).unwrap();
+    edit(tree, path, from, to);
+    commit_file(&repo, path, &format!("test: defect in {path}"));
+    let (run, report) = clean_check(&state, tree, check_name);
     drop_last_commit(&repo);
     check(run.code != 0, "clean-check should fail")?;
-    let r = check_result(&report, "ignore");
-    check(r["ok"] == false && r["details"].to_string().contains("files *.o_thinlto_native: "), format!("ignore check names the natives: {r}"))
+    let r = check_result(&report, check_name);
+    let details = r["details"].to_string();
+    check(r["ok"] == false && needles.iter().all(|n| details.contains(n)), format!("{check_name} check should name {needles:?}: {r}"))
+}
+
+/// .gitignore without the natives' pattern: the ignore check names them.
+pub fn bites_on_gitignore() -> Result {
+    let tree = clone_of(&tree_612(), "clean-612");
+    check(tree.join("scripts/Makefile.vmlinux_thinlink").exists(), "the clone carries the series")?;
+    bites(&tree, ".gitignore", "*.o_thinlto_native\n", "", "ignore", &["files *.o_thinlto_native: "])
 }
 
 /// A clean rule without the natives: the clean check lists the files left.
 pub fn bites_on_clean_rule() -> Result {
-    let (_d, state) = state_file();
-    let tree = clean_tree();
-    let repo = Repository::open(&tree).unwrap();
-    edit(&tree, "Makefile", "\t\t-o -name '*.a_thinlto_native' -o -name '*.o_thinlto_native' \\\n", "");
-    commit_file(&repo, "Makefile", "test: make clean forgets the natives");
-    let (run, report) = clean_check(&state, &tree, "clean");
-    drop_last_commit(&repo);
-    check(run.code != 0, "clean-check should fail")?;
-    let r = check_result(&report, "clean");
-    let d = r["details"].to_string();
-    check(r["ok"] == false && d.contains("*.o_thinlto_native") && d.contains("*.a_thinlto_native"), format!("clean check names what is left: {r}"))
+    let rule = "\t\t-o -name '*.a_thinlto_native' -o -name '*.o_thinlto_native' \\\n";
+    bites(&clean_tree(), "Makefile", rule, "", "clean", &["files *.o_thinlto_native: ", "files *.a_thinlto_native: "])
 }
 
 /// The 6.12 series passes every check.
@@ -104,16 +102,9 @@ pub fn passes_on_612_series() -> Result {
 
 /// Reverting the patsubst fix: every native is rebuilt after a one-file change.
 pub fn bites_on_patsubst_typo() -> Result {
-    let (_d, state) = state_file();
-    let tree = clean_tree();
-    let repo = Repository::open(&tree).unwrap();
-    edit(&tree, "scripts/Makefile.build", "$(patsubst %.o,%.o_thinlto_native,$(filter %.o,$(targets)))", "$(patsubst,%.o,%.o_thinlto_native,$(targets))");
-    commit_file(&repo, "scripts/Makefile.build", "Revert the patsubst fix");
-    let (run, report) = clean_check(&state, &tree, "one-file");
-    drop_last_commit(&repo);
-    check(run.code != 0, "clean-check should fail")?;
-    let r = check_result(&report, "one-file");
-    check(r["ok"] == false && r["details"].to_string().contains("natives rebuilt although neither their IR nor their index changed"), format!("one-file check: {r}"))
+    let fixed = "$(patsubst %.o,%.o_thinlto_native,$(filter %.o,$(targets)))";
+    let typo = "$(patsubst,%.o,%.o_thinlto_native,$(targets))";
+    bites(&clean_tree(), "scripts/Makefile.build", fixed, typo, "one-file", &["natives rebuilt although neither their IR nor their index changed"])
 }
 
 /// Reverting the index dependency (typo fix kept): stale importers are named.

@@ -51,7 +51,8 @@ impl Arch {
     }
 }
 
-/// The architectures that have a file under configs/.
+/// The architectures under configs/: the TOML files that read as one
+/// (configs/ also holds other data, such as deps.toml).
 pub fn known() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(home::configs())
         .map(|rd| {
@@ -59,7 +60,8 @@ pub fn known() -> Vec<String> {
                 .filter_map(|e| {
                     let p = e.path();
                     let stem = p.file_stem()?.to_str()?.to_string();
-                    (p.extension()? == "toml" && stem != "deps").then_some(stem)
+                    let text = std::fs::read_to_string(&p).ok().filter(|_| p.extension().is_some_and(|x| x == "toml"))?;
+                    toml_edit::de::from_str::<Arch>(&text).is_ok().then_some(stem)
                 })
                 .collect()
         })
