@@ -61,13 +61,12 @@ fn edit(tree: &Path, path: &str, from: &str, to: &str) {
     std::fs::write(&p, text.replace(from, to)).unwrap();
 }
 
-/// Commits one edit to the clone, runs the named check, takes the commit
-/// back, and expects the check to fail naming every one of `needles`.
-fn bites(tree: &Path, path: &str, from: &str, to: &str, check_name: &str, needles: &[&str]) -> Result {
+/// Runs the named check after `defect` committed a change to the clone,
+/// takes that commit back, and expects the check to fail naming `needles`.
+fn bites(tree: &Path, defect: impl FnOnce(&Repository), check_name: &str, needles: &[&str]) -> Result {
     let (_d, state) = state_file();
     let repo = Repository::open(tree).unwrap();
-    edit(tree, path, from, to);
-    commit_file(&repo, path, &format!("test: defect in {path}"));
+    defect(&repo);
     let (run, report) = clean_check(&state, tree, check_name);
     drop_last_commit(&repo);
     check(run.code != 0, "clean-check should fail")?;
@@ -76,17 +75,42 @@ fn bites(tree: &Path, path: &str, from: &str, to: &str, check_name: &str, needle
     check(r["ok"] == false && needles.iter().all(|n| details.contains(n)), format!("{check_name} check should name {needles:?}: {r}"))
 }
 
+/// A defect made by hand: one edit of one file, committed.
+fn edited(path: &'static str, from: &'static str, to: &'static str) -> impl FnOnce(&Repository) {
+    move |repo| {
+        let tree = repo.workdir().unwrap().to_path_buf();
+        edit(&tree, path, from, to);
+        commit_file(repo, path, &format!("test: defect in {path}"));
+    }
+}
+
+/// A defect made by reverting one patch of the series (`git revert`).
+fn reverted(summary: &'static str) -> impl FnOnce(&Repository) {
+    move |repo| {
+        let head = repo.head().unwrap().peel_to_commit().unwrap();
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_head().unwrap();
+        let fix = walk.map(|o| repo.find_commit(o.unwrap()).unwrap()).find(|c| c.summary().unwrap_or("").contains(summary)).expect("the series has the fix");
+        let mut index = repo.revert_commit(&fix, &head, 0, None).unwrap();
+        assert!(!index.has_conflicts(), "`{summary}` reverts cleanly");
+        let tree = repo.find_tree(index.write_tree_to(repo).unwrap()).unwrap();
+        let sig = Signature::now("test", "test@localhost").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, &format!("Revert \"{summary}\""), &tree, &[&head]).unwrap();
+        repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force())).unwrap();
+    }
+}
+
 /// .gitignore without the natives' pattern: the ignore check names them.
 pub fn bites_on_gitignore() -> Result {
     let tree = clone_of(&tree_612(), "clean-612");
     check(tree.join("scripts/Makefile.vmlinux_thinlink").exists(), "the clone carries the series")?;
-    bites(&tree, ".gitignore", "*.o_thinlto_native\n", "", "ignore", &["files *.o_thinlto_native: "])
+    bites(&tree, edited(".gitignore", "*.o_thinlto_native\n", ""), "ignore", &["files *.o_thinlto_native: "])
 }
 
 /// A clean rule without the natives: the clean check lists the files left.
 pub fn bites_on_clean_rule() -> Result {
     let rule = "\t\t-o -name '*.a_thinlto_native' -o -name '*.o_thinlto_native' \\\n";
-    bites(&clean_tree(), "Makefile", rule, "", "clean", &["files *.o_thinlto_native: ", "files *.a_thinlto_native: "])
+    bites(&clean_tree(), edited("Makefile", rule, ""), "clean", &["files *.o_thinlto_native: ", "files *.a_thinlto_native: "])
 }
 
 /// The 6.12 series passes every check.
@@ -102,36 +126,12 @@ pub fn passes_on_612_series() -> Result {
 
 /// Reverting the patsubst fix: every native is rebuilt after a one-file change.
 pub fn bites_on_patsubst_typo() -> Result {
-    let fixed = "$(patsubst %.o,%.o_thinlto_native,$(filter %.o,$(targets)))";
-    let typo = "$(patsubst,%.o,%.o_thinlto_native,$(targets))";
-    bites(&clean_tree(), "scripts/Makefile.build", fixed, typo, "one-file", &["natives rebuilt although neither their IR nor their index changed"])
+    bites(&clean_tree(), reverted("fix the native targets' patsubst"), "one-file", &["natives rebuilt although neither their IR nor their index changed"])
 }
 
-/// Reverting the index dependency (typo fix kept): stale importers are named.
+/// Reverting the index dependency (patsubst fix kept): stale importers are named.
 pub fn bites_on_index_dependency() -> Result {
-    let (_d, state) = state_file();
-    let tree = clean_tree();
-    let repo = Repository::open(&tree).unwrap();
-    let fix = repo
-        .revwalk()
-        .map(|mut w| {
-            w.push_head().unwrap();
-            w.map(|o| repo.find_commit(o.unwrap()).unwrap()).find(|c| c.summary().unwrap_or("").contains("rebuild a native object when its index changes")).unwrap()
-        })
-        .unwrap();
-    let mut index = repo.revert_commit(&fix, &repo.head().unwrap().peel_to_commit().unwrap(), 0, None).unwrap();
-    check(!index.has_conflicts(), "the fix reverts cleanly")?;
-    let tree_id = index.write_tree_to(&repo).unwrap();
-    let t = repo.find_tree(tree_id).unwrap();
-    let sig = Signature::now("test", "test@localhost").unwrap();
-    let parent = repo.head().unwrap().peel_to_commit().unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, "Revert the index dependency", &t, &[&parent]).unwrap();
-    repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force())).unwrap();
-    let (run, report) = clean_check(&state, &tree, "incremental");
-    drop_last_commit(&repo);
-    check(run.code != 0, "clean-check should fail")?;
-    let r = check_result(&report, "incremental");
-    check(r["ok"] == false && r["details"].to_string().contains("_thinlto_native"), format!("incremental check names stale natives: {r}"))
+    bites(&clean_tree(), reverted("rebuild a native object when its index changes"), "incremental", &["stale after the incremental build: ", "_thinlto_native"])
 }
 
 /// Mainline 7.3: every check runs and the result is recorded as it is. Its
