@@ -9,6 +9,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::build::{self, BuildArgs, Target};
+use crate::clean_check::{self, TOUCHED};
 use crate::configure;
 use crate::context::Global;
 use crate::home;
@@ -84,9 +85,6 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
     Ok(())
 }
 
-/// The file touched for the one-file rebuild.
-const TOUCHED: &str = "kernel/fork.c";
-
 fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
     let root = home::cache().join("bench").join(format!("incremental-{arch}"));
     let mut rows = Vec::new();
@@ -108,7 +106,7 @@ fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<(
         };
         let full = timed("full")?;
         let noop = timed("noop")?;
-        std::fs::File::options().write(true).open(c.prepared.tree.path(TOUCHED))?.set_modified(std::time::SystemTime::now())?;
+        clean_check::touch_one_file(&c.prepared.tree.root)?;
         let one = timed("one-file")?;
         rows.push((mode, full, noop, one));
     }

@@ -120,7 +120,7 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
     report.layout = configured.prepared.layout.to_string();
     print(&report);
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        crate::report::write_json(path, &report)?;
     }
     if report.outcome != Outcome::Booted {
         bail!("boot check failed: {}\nlast {} console lines:\n{}", report.reason, report.console_tail.len(), report.console_tail.join("\n"));

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::arch::Arch;
 use crate::configure::{self, BaseConfig};
@@ -188,7 +188,7 @@ pub fn validate_only(target: &Target, global: &Global) -> Result<()> {
     let v = validate::validate(&validate::Target { objtree: &objtree, layout: p.layout, elf_machine: arch.elf_machine, image: &arch.image })?;
     println!("{} ({}, layout {}) {}", objtree.display(), target.arch, p.layout, v.summary());
     if let Some(path) = &target.json {
-        std::fs::write(path, serde_json::to_string_pretty(&v)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        crate::report::write_json(path, &v)?;
     }
     if !v.ok() {
         bail!("validation failed: {} problem(s)", v.failures.len());

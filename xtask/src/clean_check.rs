@@ -23,8 +23,14 @@ use crate::stages::Stage;
 use crate::toolchain::Toolchain;
 use crate::validate;
 
-/// The file touched by the one-file check: in every kernel and every config.
-const TOUCHED: &str = "kernel/fork.c";
+/// The file touched by the one-file check and bench: in every kernel and every config.
+pub const TOUCHED: &str = "kernel/fork.c";
+
+/// A one-file change as make sees it: the file's mtime moves to now.
+pub fn touch_one_file(tree: &Path) -> Result<()> {
+    let file = tree.join(TOUCHED);
+    std::fs::File::options().write(true).open(&file)?.set_modified(std::time::SystemTime::now()).with_context(|| format!("cannot touch {}", file.display()))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -159,8 +165,7 @@ fn check_one_file(kb: &Kbuild, layout: Layout, target: &validate::Target) -> Res
     let ir = validate::ir_objects(target);
     let index_hash = |o: &String| hash_file(&kb.path(&layout.index_of(o)));
     let before: Vec<Option<u64>> = ir.iter().map(index_hash).collect();
-    let file = kb.tree.join(TOUCHED);
-    std::fs::File::options().write(true).open(&file)?.set_modified(std::time::SystemTime::now())?;
+    touch_one_file(&kb.tree)?;
     let run = make(kb, layout, "one-file")?;
     let front: BTreeSet<String> = run.steps.iter().filter(|(s, c, _)| *s == Stage::FrontEnd && *c).map(|(_, _, st)| st.target.clone()).collect();
     let back: BTreeSet<String> = run.steps.iter().filter(|(s, c, _)| *s == Stage::BackEnd && *c).map(|(_, _, st)| st.target.clone()).collect();
@@ -332,7 +337,7 @@ pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
         }
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        crate::report::write_json(path, &report)?;
     }
     if !ok {
         bail!("clean-check failed: {}", report.checks.iter().filter(|r| !r.ok).map(|r| format!("{:?}", r.check)).collect::<Vec<_>>().join(", "));
