@@ -5,6 +5,7 @@
 mod boot_cases;
 mod build_cases;
 mod clean_cases;
+mod compare_cases;
 mod setup_cases;
 mod support;
 
@@ -43,6 +44,8 @@ fn main() {
         ("clean_check::bites_on_patsubst_typo", clean_cases::bites_on_patsubst_typo),
         ("clean_check::bites_on_index_dependency", clean_cases::bites_on_index_dependency),
         ("clean_check::mainline_73", clean_cases::mainline_73),
+        ("compare::refuses_a_foreign_out_dir", compare_cases::refuses_a_foreign_out_dir),
+        ("compare::x86_64_612_tinyconfig", compare_cases::x86_64_612_tinyconfig),
     ];
     let trials = cases.into_iter().map(|(name, f)| Trial::test(name, move || support::run_case(f))).collect();
     libtest_mimic::run(&args, trials).exit();

@@ -2,18 +2,19 @@
 //! configured tinyconfig twice from clean, once through the tool's make
 //! driver and once as raw make with the same arguments, and prints both.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::build::{self, BuildArgs, Target};
-use crate::clean_check::{self, TOUCHED};
-use crate::configure;
+use crate::clean_check::TOUCHED;
 use crate::context::Global;
 use crate::home;
+use crate::lto_mode::LtoMode;
 use crate::make_driver;
+use crate::mode_build::{self, ModeBuild};
+use crate::stages::Pipeline;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
@@ -42,13 +43,6 @@ pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     }
 }
 
-fn clean(out: &Path) -> Result<()> {
-    if out.exists() {
-        std::fs::remove_dir_all(out).with_context(|| format!("cannot empty {}", out.display()))?;
-    }
-    Ok(())
-}
-
 fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
     let root = home::cache().join("bench").join(format!("overhead-{arch}"));
     let args = |dir: &str| BuildArgs {
@@ -59,7 +53,7 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
     };
     // Raw make first, then the driver: each from a clean O= directory.
     let raw_args = args("raw");
-    clean(raw_args.target.out.as_deref().unwrap())?;
+    mode_build::fresh_dir(raw_args.target.out.as_deref().unwrap())?;
     let raw = build::configure_step(&raw_args, global)?;
     let argv = raw.kb.argv(&["vmlinux", &raw.kb.arch.image_target]);
     let log = std::fs::File::create(root.join("raw.log"))?;
@@ -71,10 +65,10 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
     }
 
     let tool_args = args("tool");
-    clean(tool_args.target.out.as_deref().unwrap())?;
+    mode_build::fresh_dir(tool_args.target.out.as_deref().unwrap())?;
     let tool = build::configure_step(&tool_args, global)?;
     let argv = tool.kb.argv(&["vmlinux", &tool.kb.arch.image_target]);
-    let made = make_driver::run(&argv, &tool.kb.objtree, tool.prepared.layout, &root.join("tool.log"))?;
+    let made = make_driver::run(&argv, &tool.kb.objtree, Pipeline::Distributed(tool.prepared.layout), &root.join("tool.log"))?;
     if !made.success {
         bail!("the driven build failed; see {}", made.log.display());
     }
@@ -87,36 +81,17 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
 
 fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
     let root = home::cache().join("bench").join(format!("incremental-{arch}"));
-    let mut rows = Vec::new();
-    for (mode, options) in [("thin-dist", configure::thin_dist_options()), ("in-process", configure::thin_in_process_options())] {
-        let args = BuildArgs {
-            target: Target { arch: arch.to_string(), out: Some(root.join(mode)), json: None },
-            config: "tinyconfig".into(),
-            fragment: vec![],
-            tools: tools.clone(),
-        };
-        let c = build::configure_with(&args, global, &options)?;
-        let argv = c.kb.argv(&["vmlinux", &c.kb.arch.image_target]);
-        let timed = |what: &str| -> Result<f64> {
-            let run = make_driver::run(&argv, &c.kb.objtree, c.prepared.layout, &root.join(format!("{mode}-{what}.log")))?;
-            if !run.success {
-                bail!("{mode} {what} build failed; see {}", run.log.display());
-            }
-            Ok(run.seconds)
-        };
-        let full = timed("full")?;
-        let noop = timed("noop")?;
-        clean_check::touch_one_file(&c.prepared.tree.root)?;
-        let one = timed("one-file")?;
-        rows.push((mode, full, noop, one));
-    }
-    let (dist, inproc) = (rows[0], rows[1]);
+    let args = BuildArgs { target: Target { arch: arch.to_string(), out: None, json: None }, config: "tinyconfig".into(), fragment: vec![], tools: tools.clone() };
+    let builds = LtoMode::BOTH.iter().map(|m| ModeBuild::configure(&args, global, *m, &root)).collect::<Result<Vec<_>>>()?;
+    let full = builds.iter().map(|b| b.make("full").map(|r| r.seconds)).collect::<Result<Vec<_>>>()?;
+    let rows = mode_build::incremental(&builds)?;
     println!("bench incremental ({arch} tinyconfig, touched {TOUCHED}):");
     println!("  {:<11} {:>8} {:>8} {:>9}", "mode", "full", "no-op", "one-file");
-    for (mode, full, noop, one) in &rows {
-        println!("  {mode:<11} {full:>7.1}s {noop:>7.1}s {one:>8.1}s");
+    for ((b, full), inc) in builds.iter().zip(&full).zip(&rows) {
+        println!("  {:<11} {full:>7.1}s {:>7.1}s {:>8.1}s", b.mode.name(), inc.noop.seconds, inc.one_file.seconds);
     }
-    println!("  THIN_DIST no-op / full build: {:.3} (target <= 0.05)", dist.2 / dist.1);
-    println!("  one-file THIN_DIST / in-process: {:.3} (target <= 0.5)", dist.3 / inproc.3);
+    let (inproc, dist) = (&rows[0], &rows[1]);
+    println!("  THIN_DIST no-op / full build: {:.3} (target <= 0.05)", dist.noop.seconds / full[1]);
+    println!("  one-file THIN_DIST / in-process: {:.3} (target <= 0.5)", dist.one_file.seconds / inproc.one_file.seconds);
     Ok(())
 }

@@ -17,6 +17,7 @@ use crate::child;
 use crate::context::Global;
 use crate::home;
 use crate::interrupt;
+use crate::kconfig::Values;
 
 const INIT_C: &str = include_str!("boot/init.c");
 const MARKER: &str = "THINDIST-BOOT-OK";
@@ -86,9 +87,8 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
     let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "linux".into());
     let out = args.out.clone().unwrap_or_else(|| home::cache().join("builds").join(format!("{name}-{}-boot", args.arch)));
     let arch = crate::arch::Arch::load(&args.arch)?;
-    let qemu = arch.qemu.clone().with_context(|| format!("configs/{}.toml has no [qemu] section: no boot check for {}", args.arch, args.arch))?;
-    let boot_fragment = arch.boot_fragment.clone().with_context(|| format!("configs/{}.toml names no boot_fragment", args.arch))?;
-    let mut fragments = vec![home::configs().join(boot_fragment)];
+    let (qemu, boot_fragment) = plan(&arch)?;
+    let mut fragments = vec![boot_fragment];
     fragments.extend(args.fragment.iter().cloned());
     let build_args = BuildArgs {
         target: Target { arch: args.arch.clone(), out: Some(out), json: None },
@@ -97,27 +97,9 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
         tools: args.tools.clone(),
     };
     let configured = build::configure_step(&build_args, global)?;
-    let missing: Vec<String> = requirements(&qemu)
-        .into_iter()
-        .filter(|(sym, _)| configured.config.get(sym) != "y")
-        .map(|(sym, why)| format!("CONFIG_{sym} is not set ({why})"))
-        .collect();
-    if !missing.is_empty() {
-        bail!("this kernel cannot pass the boot check, so it was not built or booted:\n  {}", missing.join("\n  "));
-    }
+    check_bootable(&qemu, &configured.config)?;
     build::make_step(&configured, None)?;
-
-    let work = configured.kb.path("thindist-boot");
-    std::fs::create_dir_all(&work)?;
-    let initramfs = make_initramfs(&configured, &work)?;
-    let image = configured.kb.path(&configured.kb.arch.image);
-    let argv = qemu_argv(&qemu, &image, &initramfs, args.append.as_deref());
-    println!("booting: {}", argv.join(" "));
-    let mut report = boot(&argv, Duration::from_secs(args.timeout))?;
-    report.arch = args.arch.clone();
-    report.kernel_version = configured.prepared.tree.version.to_string();
-    report.series = configured.prepared.series.clone();
-    report.layout = configured.prepared.layout.to_string();
+    let report = boot_built(&configured, &qemu, args.append.as_deref(), Duration::from_secs(args.timeout))?;
     print(&report);
     if let Some(path) = &args.json {
         crate::report::write_json(path, &report)?;
@@ -125,6 +107,39 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
     if report.outcome != Outcome::Booted {
         bail!("boot check failed: {}\nlast {} console lines:\n{}", report.reason, report.console_tail.len(), report.console_tail.join("\n"));
     }
+    Ok(report)
+}
+
+/// An architecture's QEMU data and boot fragment, or why it has no boot check.
+pub fn plan(arch: &crate::arch::Arch) -> Result<(Qemu, PathBuf)> {
+    let qemu = arch.qemu.clone().with_context(|| format!("configs/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name))?;
+    let boot_fragment = arch.boot_fragment.clone().with_context(|| format!("configs/{}.toml names no boot_fragment", arch.name))?;
+    Ok((qemu, home::configs().join(boot_fragment)))
+}
+
+/// Refuses, before anything is built, a config that cannot pass the boot check.
+pub fn check_bootable(qemu: &Qemu, config: &Values) -> Result<()> {
+    let missing: Vec<String> =
+        requirements(qemu).into_iter().filter(|(sym, _)| config.get(sym) != "y").map(|(sym, why)| format!("CONFIG_{sym} is not set ({why})")).collect();
+    if !missing.is_empty() {
+        bail!("this kernel cannot pass the boot check, so it was not built or booted:\n  {}", missing.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Boots a built kernel with the check's /init until the marker, a panic or the timeout.
+pub fn boot_built(configured: &Configured, qemu: &Qemu, append: Option<&str>, timeout: Duration) -> Result<BootReport> {
+    let work = configured.kb.path("thindist-boot");
+    std::fs::create_dir_all(&work)?;
+    let initramfs = make_initramfs(configured, &work)?;
+    let image = configured.kb.path(&configured.kb.arch.image);
+    let argv = qemu_argv(qemu, &image, &initramfs, append);
+    println!("booting: {}", argv.join(" "));
+    let mut report = boot(&argv, timeout)?;
+    report.arch = configured.kb.arch.name.clone();
+    report.kernel_version = configured.prepared.tree.version.to_string();
+    report.series = configured.prepared.series.clone();
+    report.layout = configured.prepared.layout.to_string();
     Ok(report)
 }
 

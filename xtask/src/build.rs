@@ -14,7 +14,9 @@ use crate::kbuild::Kbuild;
 use crate::kconfig::Values;
 use crate::kernel_tree::KernelTree;
 use crate::layout::{Layout, TreeSupport};
+use crate::lto_mode::LtoMode;
 use crate::make_driver;
+use crate::stages::Pipeline;
 use crate::report::{BuildReport, KernelInfo, ToolchainInfo};
 use crate::toolchain::Toolchain;
 use crate::validate::{self, Validation};
@@ -43,7 +45,7 @@ pub struct BuildArgs {
     /// Base config: a make target (tinyconfig, defconfig, allnoconfig, …) or a .config file.
     #[arg(long, default_value = "tinyconfig")]
     pub config: String,
-    /// Config fragment to merge (repeatable); configs/ ships some.
+    /// Config fragment to merge (repeatable): a file, or a name in the tree's kernel/configs or in configs/.
     #[arg(long, value_name = "FILE")]
     pub fragment: Vec<PathBuf>,
     #[command(flatten)]
@@ -99,7 +101,7 @@ pub struct Configured {
 
 /// Everything up to make: tree, toolchain, `.config` with THIN_DIST proven.
 pub fn configure_step(args: &BuildArgs, global: &Global) -> Result<Configured> {
-    configure_with(args, global, &configure::thin_dist_options())
+    configure_with(args, global, &LtoMode::ThinDist.options())
 }
 
 /// As configure_step, with another LTO option set (e.g. in-process ThinLTO).
@@ -113,7 +115,9 @@ pub fn configure_with(args: &BuildArgs, global: &Global, options: &Values) -> Re
     }
     let base = BaseConfig::parse(&args.config)?;
     let mut fragments = kb.arch.fragment_paths();
-    fragments.extend(args.fragment.iter().cloned());
+    for f in &args.fragment {
+        fragments.push(find_fragment(&prepared.tree.root, f)?);
+    }
     println!(
         "configuring {} {} for {} (LLVM={}, -j{})",
         base.name(),
@@ -126,13 +130,28 @@ pub fn configure_with(args: &BuildArgs, global: &Global, options: &Values) -> Re
     Ok(Configured { prepared, kb, base, fragments, config })
 }
 
+/// A fragment as given, or by bare name as kbuild finds them (`make
+/// tinyconfig kvm_guest.config`): the tree's kernel/configs, then ours.
+fn find_fragment(tree: &Path, given: &Path) -> Result<PathBuf> {
+    if given.is_file() {
+        return Ok(given.to_path_buf());
+    }
+    let bare = given.components().count() == 1;
+    let candidates = [tree.join("kernel/configs").join(given), home::configs().join(given)];
+    match candidates.iter().find(|c| bare && c.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None if bare => bail!("config fragment {} not found (looked here, in {} and in {})", given.display(), candidates[0].parent().unwrap().display(), home::configs().display()),
+        None => bail!("config fragment {} not found", given.display()),
+    }
+}
+
 /// make, then validation; the report is printed (and written as JSON).
 pub fn make_step(c: &Configured, json: Option<&Path>) -> Result<BuildReport> {
     let (p, kb) = (&c.prepared, &c.kb);
     let argv = kb.argv(&["vmlinux", &kb.arch.image_target]);
     let log = log_path(&kb.arch.name);
     println!("building: {}\n  log: {}", argv.join(" "), log.display());
-    let made = make_driver::run(&argv, &kb.objtree, p.layout, &log)?;
+    let made = make_driver::run(&argv, &kb.objtree, Pipeline::Distributed(p.layout), &log)?;
     let mut report = BuildReport {
         kernel: KernelInfo { tree: p.tree.root.display().to_string(), version: p.tree.version.to_string(), series: p.series.clone(), layout: p.layout.to_string() },
         arch: kb.arch.name.clone(),

@@ -3,8 +3,8 @@
 //! to completion; these two must be followed while they run.)
 
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -54,4 +54,37 @@ pub fn spawn(argv: &[String]) -> Result<Lines> {
         })
         .collect();
     Ok(Lines { child, lines, readers })
+}
+
+/// What a finished child and every descendant it waited for used.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Usage {
+    pub user_seconds: f64,
+    pub sys_seconds: f64,
+    /// The peak resident set of the largest single process in the tree
+    /// (the kernel keeps the maximum over waited-for descendants), in MiB.
+    pub peak_rss_mib: f64,
+}
+
+/// Waits for `child` with wait4(2), which also returns its resource usage.
+/// The child is reaped here; do not wait for it again.
+pub fn wait_with_usage(child: &Child) -> Result<(ExitStatus, Usage)> {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data that wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 on our own child with valid pointers.
+        let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if got == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err).context("wait4 on the build");
+        }
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let usage = Usage { user_seconds: secs(usage.ru_utime), sys_seconds: secs(usage.ru_stime), peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 };
+    Ok((ExitStatus::from_raw(status), usage))
 }

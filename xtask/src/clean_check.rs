@@ -19,7 +19,7 @@ use crate::home;
 use crate::kbuild::Kbuild;
 use crate::layout::Layout;
 use crate::make_driver::{self, MakeRun};
-use crate::stages::Stage;
+use crate::stages::{Pipeline, Stage};
 use crate::toolchain::Toolchain;
 use crate::validate;
 
@@ -136,7 +136,7 @@ fn check_ignore(created: &BTreeMap<String, bool>) -> CheckResult {
 fn make(kb: &Kbuild, layout: Layout, what: &str) -> Result<MakeRun> {
     let argv = kb.argv(&["vmlinux", &kb.arch.image_target]);
     let log = home::logs().join(format!("clean-check-{what}-{}.log", kb.arch.name));
-    let run = make_driver::run(&argv, &kb.objtree, layout, &log)?;
+    let run = make_driver::run(&argv, &kb.objtree, Pipeline::Distributed(layout), &log)?;
     if !run.success {
         bail!("the {what} rebuild failed:\n{}\nfull output: {}", run.failure_summary(), run.log.display());
     }

@@ -37,16 +37,6 @@ impl BaseConfig {
     }
 }
 
-/// The options THIN_DIST needs: the LTO choice set to it.
-pub fn thin_dist_options() -> Values {
-    Values::parse("CONFIG_LTO_CLANG_THIN_DIST=y\n")
-}
-
-/// In-process ThinLTO, for comparisons on the same tree.
-pub fn thin_in_process_options() -> Values {
-    Values::parse("CONFIG_LTO_CLANG_THIN=y\n# CONFIG_LTO_CLANG_THIN_DIST is not set\n")
-}
-
 pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &Values) -> Result<Values> {
     let dot_config = kb.path(".config");
     match base {

@@ -10,6 +10,7 @@ mod boot;
 mod build;
 mod child;
 mod clean_check;
+mod compare;
 mod configure;
 mod context;
 mod demo;
@@ -21,7 +22,10 @@ mod kbuild;
 mod kconfig;
 mod kernel_tree;
 mod layout;
+mod lto_mode;
+mod machine;
 mod make_driver;
+mod mode_build;
 mod mbox;
 mod progress;
 mod report;
@@ -68,6 +72,8 @@ enum Command {
     Boot(boot::BootArgs),
     /// The main job on a default kernel: Debian's 6.12 sources, setup, build, validate.
     Demo(demo::DemoArgs),
+    /// Build in-process ThinLTO and THIN_DIST side by side: times, CPU, memory, equivalence, rebuilds, a timeline.
+    Compare(compare::CompareArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -89,6 +95,7 @@ fn main() {
         Some(Command::CleanCheck(args)) => clean_check::run(args, &cli.global).map(|_| ()),
         Some(Command::Boot(args)) => boot::run(args, &cli.global).map(|_| ()),
         Some(Command::Demo(args)) => demo::run(args, &cli.global),
+        Some(Command::Compare(args)) => compare::run(args, &cli.global).map(|_| ()),
         Some(Command::Bench(b)) => bench::run(b, &cli.global),
         Some(Command::Test(args)) => testcmd::run(args),
     };

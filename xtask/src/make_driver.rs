@@ -11,16 +11,18 @@ use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::child;
+use crate::child::{self, Usage};
 use crate::interrupt;
 use crate::layout::Layout;
 use crate::progress;
-use crate::stages::{parse_step, Stage, Step, Tracker};
+use crate::stages::{parse_step, Pipeline, Stage, Step, Tracker};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTime {
     pub stage: Stage,
     pub steps: usize,
+    /// Seconds from the start of make to the stage's first step.
+    pub start: f64,
     pub seconds: f64,
 }
 
@@ -30,6 +32,8 @@ pub struct MakeRun {
     pub log: PathBuf,
     pub stages: Vec<StageTime>,
     pub seconds: f64,
+    /// CPU time of make and everything it ran, and the largest process's peak memory.
+    pub usage: Usage,
     pub success: bool,
     /// The last lines printed, for a failure report.
     pub tail: Vec<String>,
@@ -48,28 +52,30 @@ impl MakeRun {
 }
 
 /// How many back-end compiles the thin-link asked for, once it has run.
-fn backend_total(objtree: &Path, layout: Layout) -> Option<u64> {
-    let list = match layout {
-        Layout::V3 => ".vmlinux_thinlto_bc_files",
-        Layout::Mainline => "vmlinux.thinlto-index",
+fn backend_total(objtree: &Path, pipeline: Pipeline) -> Option<u64> {
+    let list = match pipeline {
+        Pipeline::Distributed(Layout::V3) => ".vmlinux_thinlto_bc_files",
+        Pipeline::Distributed(Layout::Mainline) => "vmlinux.thinlto-index",
+        Pipeline::InProcess => return None,
     };
     let text = std::fs::read_to_string(objtree.join(list)).ok()?;
     Some(text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("--")).count() as u64)
 }
 
 struct Display {
+    stages: &'static [Stage],
     bars: Vec<ProgressBar>,
     interactive: bool,
     last_plain: Instant,
 }
 
 impl Display {
-    fn new() -> Self {
+    fn new(stages: &'static [Stage]) -> Self {
         let interactive = progress::interactive();
         let multi = MultiProgress::with_draw_target(if interactive { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
         let colour = std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
         let style = if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
-        let bars = Stage::ALL
+        let bars = stages
             .iter()
             .map(|s| {
                 let b = multi.add(ProgressBar::new_spinner());
@@ -79,11 +85,16 @@ impl Display {
                 b
             })
             .collect();
-        Self { bars, interactive, last_plain: Instant::now() }
+        Self { stages, bars, interactive, last_plain: Instant::now() }
+    }
+
+    fn bar(&self, stage: Stage) -> &ProgressBar {
+        let i = self.stages.iter().position(|s| *s == stage).expect("a stage of this pipeline");
+        &self.bars[i]
     }
 
     fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, started: Instant) {
-        let bar = &self.bars[stage as usize];
+        let bar = self.bar(stage);
         let msg = match total {
             Some(t) => format!("{steps}/{t}"),
             None => format!("{steps}"),
@@ -103,7 +114,7 @@ impl Display {
     fn finish_stage(&self, stage: Stage, time: &StageTime) {
         let text = format!("{} steps in {:.1}s", time.steps, time.seconds);
         if self.interactive {
-            self.bars[stage as usize].finish_with_message(text);
+            self.bar(stage).finish_with_message(text);
         } else {
             eprintln!("build: {} done: {text}", stage.label());
         }
@@ -119,7 +130,7 @@ impl Display {
 }
 
 /// Runs `argv` (a make command line) and follows it.
-pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Result<MakeRun> {
+pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -130,10 +141,10 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     let guard = interrupt::Guard::new(run.child.id());
 
     let started = Instant::now();
-    let mut tracker = Tracker::new(layout);
-    let mut display = Display::new();
-    let mut counts = [0usize; 4];
-    let mut first_seen: [Option<Instant>; 4] = [None; 4];
+    let mut tracker = Tracker::new(pipeline);
+    let mut display = Display::new(pipeline.stages());
+    let mut counts = [0usize; Stage::ALL.len()];
+    let mut first_seen: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
     let mut total_backend = None;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
     let mut current = Stage::FrontEnd;
@@ -151,7 +162,8 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
         let now = Instant::now();
         if stage != current {
             if let Some(f) = first_seen[current as usize] {
-                display.finish_stage(current, &StageTime { stage: current, steps: counts[current as usize], seconds: now.duration_since(f).as_secs_f64() });
+                let time = StageTime { stage: current, steps: counts[current as usize], start: f.duration_since(started).as_secs_f64(), seconds: now.duration_since(f).as_secs_f64() };
+                display.finish_stage(current, &time);
             }
             current = stage;
         }
@@ -161,12 +173,12 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
             counts[i] += 1;
         }
         if stage == Stage::BackEnd && total_backend.is_none() {
-            total_backend = backend_total(objtree, layout);
+            total_backend = backend_total(objtree, pipeline);
         }
         display.update(stage, counts[i], if stage == Stage::BackEnd { total_backend } else { None }, started);
     }
     run.join_readers();
-    let status = run.child.wait()?;
+    let (status, usage) = child::wait_with_usage(&run.child)?;
     let seconds = started.elapsed().as_secs_f64();
     // A stage lasts from its first step until the next stage's first step.
     let end = Instant::now();
@@ -176,7 +188,7 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
         .enumerate()
         .map(|(k, (s, t))| {
             let until = seen.get(k + 1).map(|n| n.1).unwrap_or(end);
-            StageTime { stage: *s, steps: counts[*s as usize], seconds: until.duration_since(*t).as_secs_f64() }
+            StageTime { stage: *s, steps: counts[*s as usize], start: t.duration_since(started).as_secs_f64(), seconds: until.duration_since(*t).as_secs_f64() }
         })
         .collect();
     if status.success() {
@@ -190,5 +202,5 @@ pub fn run(argv: &[String], objtree: &Path, layout: Layout, log: &Path) -> Resul
     if guard.interrupted() {
         bail!("interrupted: make and its compilers were stopped; run the same command again to continue (log: {})", log.display());
     }
-    Ok(MakeRun { argv: argv.to_vec(), log: log.to_path_buf(), stages, seconds, success: status.success(), tail: tail.into(), steps })
+    Ok(MakeRun { argv: argv.to_vec(), log: log.to_path_buf(), stages, seconds, usage, success: status.success(), tail: tail.into(), steps })
 }
