@@ -19,6 +19,7 @@ fn main() {
         ("setup::applies_612_series", setup_cases::applies_612_series),
         ("setup::second_setup_changes_nothing", setup_cases::second_setup_changes_nothing),
         ("setup::revert_restores_baseline", setup_cases::revert_restores_baseline),
+        ("setup::completes_an_older_series", setup_cases::completes_an_older_series),
         ("setup::refuses_dirty_tree", setup_cases::refuses_dirty_tree),
         ("setup::dry_run_writes_nothing", setup_cases::dry_run_writes_nothing),
         ("setup::corrupt_patch_is_named", setup_cases::corrupt_patch_is_named),

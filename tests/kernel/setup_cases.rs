@@ -7,7 +7,7 @@ use git2::Repository;
 use crate::support::*;
 
 const SERIES: &str = "linux-6.12";
-const PATCHES_612: usize = 7;
+const PATCHES_612: usize = 8;
 
 pub fn refuses_non_kernel_input() -> Result {
     let (_d, state) = state_file();
@@ -134,6 +134,35 @@ fn copy_series(to: &Path) {
         let p = e.unwrap().path();
         std::fs::copy(&p, dest.join(p.file_name().unwrap())).unwrap();
     }
+}
+
+/// A tree set up by an older thindist, whose series was one patch shorter,
+/// gets the rest on the same branch; a third setup changes nothing.
+pub fn completes_an_older_series() -> Result {
+    let (_d, state) = state_file();
+    let tree = fresh_612()?;
+    let patches = tempfile::tempdir().unwrap();
+    copy_series(patches.path());
+    let toml = patches.path().join(SERIES).join("series.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let last = text.lines().filter(|l| l.trim_start().starts_with("\"0")).last().unwrap().to_string();
+    std::fs::write(&toml, text.replace(&format!("{last}\n"), "")).unwrap();
+    xtask(&state, &["setup", tree.to_str().unwrap(), "--patches", patches.path().to_str().unwrap()]).ok()?;
+    let repo = Repository::open(&tree).unwrap();
+    let on_top = |repo: &Repository| {
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_head().unwrap();
+        walk.hide(baseline(repo)).unwrap();
+        walk.count()
+    };
+    check(on_top(&repo) == PATCHES_612 - 1, "the older series is one patch shorter")?;
+    let run = xtask(&state, &["setup", tree.to_str().unwrap()]).ok()?;
+    check(run.stdout.contains(&format!("applied up to patch {} of {PATCHES_612}", PATCHES_612 - 1)), format!("says what it found:\n{}", run.stdout))?;
+    check(on_top(&repo) == PATCHES_612 && repo.head().unwrap().shorthand() == Some("thindist/linux-6.12"), "the rest is committed on the same branch")?;
+    check(snapshot(&tree).status_is_clean(), "the work tree is clean")?;
+    let before = snapshot(&tree);
+    check(xtask(&state, &["setup", tree.to_str().unwrap()]).ok()?.stdout.contains("nothing changed"), "a third setup changes nothing")?;
+    check(snapshot(&tree) == before, "nothing changed")
 }
 
 /// A corrupted patch: clear error naming the patch; nothing written.

@@ -122,17 +122,11 @@ pub struct Applied {
     pub commits: Vec<(Oid, String)>,
 }
 
-/// Commits the series on `branch` (created from HEAD) and checks it out.
-pub fn apply(repo: &Repository, patches: &[Patch], branch: &str) -> Result<Applied> {
-    let head = repo.head().context("the tree's repository has no commit to start from")?;
-    let original_branch = if head.is_branch() { head.shorthand().map(str::to_string) } else { None };
-    let original = head.peel_to_commit()?;
-    if repo.find_branch(branch, git2::BranchType::Local).is_ok() {
-        bail!("branch {branch} already exists; run `cargo xtask setup --revert` or delete it (`git branch -D {branch}`)");
-    }
-    let trees = apply_trees(repo, original.tree_id(), patches)?;
+/// Commits each patch (with its author and message) on top of `base`; returns the last commit.
+fn commit_all<'r>(repo: &'r Repository, base: git2::Commit<'r>, patches: &[Patch]) -> Result<(git2::Commit<'r>, Vec<(Oid, String)>)> {
+    let trees = apply_trees(repo, base.tree_id(), patches)?;
     let committer = git_tree::committer(repo)?;
-    let mut parent = original.clone();
+    let mut parent = base;
     let mut commits = Vec::new();
     for (patch, tree) in patches.iter().zip(trees) {
         let m = &patch.mail;
@@ -145,9 +139,47 @@ pub fn apply(repo: &Repository, patches: &[Patch], branch: &str) -> Result<Appli
     // Safe checkout: never overwrites a change of the user's.
     repo.checkout_tree(parent.as_object(), Some(CheckoutBuilder::new().safe()))
         .context("cannot check out the patched tree (a local change is in the way?)")?;
-    repo.branch(branch, &parent, false)?;
+    Ok((parent, commits))
+}
+
+/// Commits the series on `branch` (created from HEAD) and checks it out.
+pub fn apply(repo: &Repository, patches: &[Patch], branch: &str) -> Result<Applied> {
+    let head = repo.head().context("the tree's repository has no commit to start from")?;
+    let original_branch = if head.is_branch() { head.shorthand().map(str::to_string) } else { None };
+    let original = head.peel_to_commit()?;
+    if repo.find_branch(branch, git2::BranchType::Local).is_ok() {
+        bail!("branch {branch} already exists; run `cargo xtask setup --revert` or delete it (`git branch -D {branch}`)");
+    }
+    let (last, commits) = commit_all(repo, original.clone(), patches)?;
+    repo.branch(branch, &last, false)?;
     repo.set_head(&format!("refs/heads/{branch}"))?;
     Ok(Applied { branch: branch.to_string(), original_branch, original_commit: original.id(), commits })
+}
+
+/// How many of the series' patches the checked-out branch already ends
+/// with: the largest k whose subjects HEAD's last k commits carry in order.
+pub fn applied_prefix(repo: &Repository, patches: &[Patch]) -> Result<usize> {
+    let mut newest_first = Vec::new();
+    let mut commit = repo.head()?.peel_to_commit()?;
+    for _ in 0..patches.len() {
+        newest_first.push(commit.summary().unwrap_or_default().to_string());
+        match commit.parent(0) {
+            Ok(p) => commit = p,
+            Err(_) => break,
+        }
+    }
+    let carries = |k: usize| k <= newest_first.len() && (0..k).all(|i| newest_first[k - 1 - i] == patches[i].mail.subject());
+    Ok((0..=patches.len()).rev().find(|k| carries(*k)).unwrap_or(0))
+}
+
+/// Commits `patches` on top of the checked-out branch and moves it there:
+/// how a tree set up with an older, shorter series gets the rest.
+pub fn extend(repo: &Repository, patches: &[Patch]) -> Result<Vec<(Oid, String)>> {
+    let head = repo.head()?;
+    let branch = head.name().filter(|_| head.is_branch()).context("HEAD is not on a branch")?.to_string();
+    let (last, commits) = commit_all(repo, head.peel_to_commit()?, patches)?;
+    repo.reference(&branch, last.id(), true, "thindist: the rest of the series")?;
+    Ok(commits)
 }
 
 /// Returns to the original branch and commit and deletes our branch.

@@ -71,6 +71,15 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
         }
         TreeSupport::OurSeries => {
             let known = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).or_else(|| series_from_branch(&tree.root));
+            if let Some(name) = &known {
+                if complete_series(args, &tree, name)? {
+                    if !args.dry_run {
+                        state.set_current(&tree.root);
+                        state.save()?;
+                    }
+                    return Ok(());
+                }
+            }
             println!(
                 "a distributed ThinLTO series is already applied ({}); nothing changed",
                 known.as_deref().unwrap_or("series not recorded, layout v3")
@@ -109,26 +118,7 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
             repo
         }
     };
-    let dirty = git_tree::dirty_files(&repo)?;
-    if !dirty.is_empty() {
-        let shown: Vec<&str> = dirty.iter().take(20).map(String::as_str).collect();
-        let more = if dirty.len() > 20 { format!(" and {} more", dirty.len() - 20) } else { String::new() };
-        if !args.force {
-            bail!(
-                "the work tree has uncommitted changes: {}{more}; commit or stash them, or pass --force to apply anyway (they are kept)",
-                shown.join(", ")
-            );
-        }
-        let touched = apply::touched_files(&patches)?;
-        let clash: Vec<&str> = dirty.iter().filter(|f| touched.contains(*f)).map(String::as_str).collect();
-        if !clash.is_empty() {
-            bail!(
-                "uncommitted changes in files the series changes: {}; commit or stash them first (--force only covers other files)",
-                clash.join(", ")
-            );
-        }
-        println!("warning: applying over uncommitted changes (--force): {}{more}", shown.join(", "));
-    }
+    refuse_dirty(&repo, &patches, args.force)?;
     apply::check(&tree.root, &patches)?;
     let branch = format!("thindist/{}", chosen.name);
     if args.dry_run {
@@ -159,6 +149,57 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
 }
 
 /// The series named by the branch setup made (`thindist/<series>`), if HEAD is on one.
+/// Uncommitted changes stop setup, unless --force and the series leaves those files alone.
+fn refuse_dirty(repo: &git2::Repository, patches: &[apply::Patch], force: bool) -> Result<()> {
+    let dirty = git_tree::dirty_files(repo)?;
+    if dirty.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<&str> = dirty.iter().take(20).map(String::as_str).collect();
+    let more = if dirty.len() > 20 { format!(" and {} more", dirty.len() - 20) } else { String::new() };
+    if !force {
+        bail!("the work tree has uncommitted changes: {}{more}; commit or stash them, or pass --force to apply anyway (they are kept)", shown.join(", "));
+    }
+    let touched = apply::touched_files(patches)?;
+    let clash: Vec<&str> = dirty.iter().filter(|f| touched.contains(*f)).map(String::as_str).collect();
+    if !clash.is_empty() {
+        bail!("uncommitted changes in files the series changes: {}; commit or stash them first (--force only covers other files)", clash.join(", "));
+    }
+    println!("warning: applying over uncommitted changes (--force): {}{more}", shown.join(", "));
+    Ok(())
+}
+
+/// A tree that carries the first patches of series `name` from an older
+/// thindist gets the rest, checked first, on the same branch. Returns
+/// whether it handled the tree (false: carry on as "already applied").
+fn complete_series(args: &SetupArgs, tree: &KernelTree, name: &str) -> Result<bool> {
+    let patches_dir = args.patches.clone().unwrap_or_else(|| home::project_root().join("patches"));
+    let Some(series) = series::load_all(&patches_dir)?.into_iter().find(|s| s.name == name) else { return Ok(false) };
+    let Some(repo) = git_tree::open(&tree.root)? else { return Ok(false) };
+    let patches = apply::read_series(&series)?;
+    let have = apply::applied_prefix(&repo, &patches)?;
+    if have == 0 || have == patches.len() {
+        if have == 0 {
+            println!("warning: the commits on this branch are not the first patches of series {name}; `cargo xtask setup --revert`, then setup, applies the current series");
+        }
+        return Ok(false);
+    }
+    let rest = &patches[have..];
+    println!("series {name} is applied up to patch {have} of {}; the rest:", patches.len());
+    list_patches(rest);
+    refuse_dirty(&repo, rest, args.force)?;
+    apply::check(&tree.root, rest)?;
+    if args.dry_run {
+        println!("dry run: the rest applies to HEAD; nothing written");
+        return Ok(true);
+    }
+    for (oid, subject) in apply::extend(&repo, rest)? {
+        println!("  {} {subject}", &oid.to_string()[..12]);
+    }
+    println!("applied patches {} to {} of {name}", have + 1, patches.len());
+    Ok(true)
+}
+
 fn series_from_branch(root: &Path) -> Option<String> {
     let repo = git_tree::open(root).ok()??;
     let head = repo.head().ok()?;
