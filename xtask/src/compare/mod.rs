@@ -10,7 +10,7 @@ pub mod timeline;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::arch::Arch;
@@ -138,6 +138,20 @@ fn cpu(u: &Usage) -> f64 {
     u.user_seconds + u.sys_seconds
 }
 
+impl Ratios {
+    fn of(in_process: &ModeReport, thin_dist: &ModeReport) -> Self {
+        let (a, d) = (in_process, thin_dist);
+        let rebuild = |pick: fn(&Incremental) -> f64| Some(pick(d.incremental.as_ref()?) / pick(a.incremental.as_ref()?));
+        Ratios {
+            wall: d.wall_seconds / a.wall_seconds,
+            cpu: cpu(&d.usage) / cpu(&a.usage),
+            peak_rss: d.usage.peak_rss_mib / a.usage.peak_rss_mib,
+            noop: rebuild(|i| i.noop.seconds),
+            one_file: rebuild(|i| i.one_file.seconds),
+        }
+    }
+}
+
 pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
     let arch = Arch::load(&args.arch)?;
     let mut fragments = args.fragment.clone();
@@ -193,15 +207,7 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
             validation: if b.mode == LtoMode::ThinDist { validation.take() } else { None },
         })
         .collect();
-    let (a, d) = (&modes[0], &modes[1]);
-    let rebuild_ratio = |pick: fn(&Incremental) -> f64| Some(pick(d.incremental.as_ref()?) / pick(a.incremental.as_ref()?));
-    let ratios = Ratios {
-        wall: d.wall_seconds / a.wall_seconds,
-        cpu: cpu(&d.usage) / cpu(&a.usage),
-        peak_rss: d.usage.peak_rss_mib / a.usage.peak_rss_mib,
-        noop: rebuild_ratio(|i| i.noop.seconds),
-        one_file: rebuild_ratio(|i| i.one_file.seconds),
-    };
+    let ratios = Ratios::of(&modes[0], &modes[1]);
     let p = &dist.prepared;
     let report = CompareReport {
         kernel: KernelInfo { tree: p.tree.root.display().to_string(), version: p.tree.version.to_string(), series: p.series.clone(), layout: p.layout.to_string() },
@@ -218,20 +224,26 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
     };
 
     print!("{}", table::render(&report));
+    write_outputs(&report, &root, args)?;
+    verdict(&report)?;
+    Ok(report)
+}
+
+/// The SVG timeline and the JSON report, into the compare directory and where the user asked.
+fn write_outputs(report: &CompareReport, root: &Path, args: &CompareArgs) -> Result<()> {
     let title = format!("Linux {} {} {}: in-process ThinLTO vs THIN_DIST, -j{}", report.kernel.version, report.arch, report.config, report.jobs);
     let lanes: Vec<timeline::Lane> =
         report.modes.iter().map(|m| timeline::Lane { label: m.mode.name().to_string(), stages: m.stages.clone(), total_seconds: m.wall_seconds }).collect();
     let svg = timeline::render(&title, &lanes);
     for path in std::iter::once(root.join("compare.svg")).chain(args.svg.clone()) {
-        std::fs::write(&path, &svg)?;
+        std::fs::write(&path, &svg).with_context(|| format!("cannot write {}", path.display()))?;
         println!("  svg: {}", path.display());
     }
     for path in std::iter::once(root.join("compare.json")).chain(args.json.clone()) {
-        crate::report::write_json(&path, &report)?;
+        crate::report::write_json(&path, report)?;
         println!("  json: {}", path.display());
     }
-    verdict(&report)?;
-    Ok(report)
+    Ok(())
 }
 
 /// A compare that shows the kernels differ, fail to boot or fail validation exits non-zero.
