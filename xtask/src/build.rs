@@ -140,7 +140,7 @@ fn find_fragment(tree: &Path, given: &Path) -> Result<PathBuf> {
     let candidates = [tree.join("kernel/configs").join(given), home::configs().join(given)];
     match candidates.iter().find(|c| bare && c.is_file()) {
         Some(found) => Ok(found.clone()),
-        None if bare => bail!("config fragment {} not found (looked here, in {} and in {})", given.display(), candidates[0].parent().unwrap().display(), home::configs().display()),
+        None if bare => bail!("config fragment {} not found (looked in the current directory, in {} and in {})", given.display(), candidates[0].parent().unwrap().display(), home::configs().display()),
         None => bail!("config fragment {} not found", given.display()),
     }
 }
