@@ -44,7 +44,10 @@ pub fn without_initramfs_fails_fast() -> Result {
     let _ = std::fs::remove_dir_all(&out);
     let frag = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(frag.path(), "# CONFIG_BLK_DEV_INITRD is not set\n").unwrap();
-    let run = xtask(&state, &["boot", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--fragment", frag.path().to_str().unwrap()]);
+    let run = xtask(
+        &state,
+        &["boot", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--fragment", frag.path().to_str().unwrap()],
+    );
     run.fails_with("CONFIG_BLK_DEV_INITRD is not set (initramfs support")?;
     check(!out.join("vmlinux.o").exists() && !out.join("init/main.o").exists(), "nothing was built")
 }
@@ -54,7 +57,20 @@ pub fn panic_is_reported() -> Result {
     let (_d, state) = setup_612()?;
     let out = out_dir("612-x86_64-boot");
     let json = out.with_extension("panic.json");
-    let run = xtask(&state, &["boot", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--append", "rdinit=/thindist-missing", "--json", json.to_str().unwrap()]);
+    let run = xtask(
+        &state,
+        &[
+            "boot",
+            "--arch",
+            "x86_64",
+            "--out",
+            out.to_str().unwrap(),
+            "--append",
+            "rdinit=/thindist-missing",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     let run = run.fails_with("boot check failed: kernel panic:")?;
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     check(r["outcome"] == "kernel-panic", format!("outcome {}", r["outcome"]))?;

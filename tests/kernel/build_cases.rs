@@ -33,7 +33,8 @@ fn build(state: &Path, arch: &str, out: &Path, extra: &[&str]) -> Result<Value> 
     check(counts["vmlinux"] == 1 && counts["boot image"] == 1, "vmlinux and the boot image are checked")?;
     check(report["toolchain"]["clang"].as_str().unwrap_or("").contains("clang version"), "toolchain recorded")?;
     let stages: Vec<&str> = report["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    let compiled = report["stages"][0]["stage"] == "front-end" && report["stages"][0]["steps"].as_u64().unwrap_or(0) > 0;
+    let compiled =
+        report["stages"][0]["stage"] == "front-end" && report["stages"][0]["steps"].as_u64().unwrap_or(0) > 0;
     // A build that compiled goes through all four stages; a cached one may do nothing or only relink.
     if compiled {
         check(stages == ["front-end", "thin-link", "back-end", "final-link"], format!("stages {stages:?}"))?;
@@ -44,7 +45,10 @@ fn build(state: &Path, arch: &str, out: &Path, extra: &[&str]) -> Result<Value> 
 fn build_612(arch: &str) -> Result {
     let (_d, state) = setup_612()?;
     let report = build(&state, arch, &out_dir(&format!("612-{arch}")), &[])?;
-    check(report["kernel"]["series"] == "linux-6.12" && report["kernel"]["layout"] == "v3", "series and layout reported")
+    check(
+        report["kernel"]["series"] == "linux-6.12" && report["kernel"]["layout"] == "v3",
+        "series and layout reported",
+    )
 }
 
 pub fn x86_64_612() -> Result {
@@ -67,7 +71,10 @@ pub fn x86_64_73_mainline() -> Result {
     let (_d, state) = state_file();
     xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
     let report = build(&state, "x86_64", &out_dir("73-x86_64"), &[])?;
-    check(report["kernel"]["layout"] == "mainline" && report["kernel"]["version"].as_str().unwrap().starts_with("7.3"), "mainline layout reported")
+    check(
+        report["kernel"]["layout"] == "mainline" && report["kernel"]["version"].as_str().unwrap().starts_with("7.3"),
+        "mainline layout reported",
+    )
 }
 
 /// Puts a file back as it was, contents and mtime, when dropped.
@@ -104,7 +111,9 @@ impl Drop for Restore {
 fn first_ir_member(out: &Path) -> String {
     let list = std::fs::read_to_string(out.join(".vmlinux_thinlto_bc_files")).unwrap();
     list.lines()
-        .find(|l| l.ends_with(".o") && std::fs::read(out.join(l)).map(|d| d.starts_with(b"BC\xC0\xDE")).unwrap_or(false))
+        .find(|l| {
+            l.ends_with(".o") && std::fs::read(out.join(l)).map(|d| d.starts_with(b"BC\xC0\xDE")).unwrap_or(false)
+        })
         .unwrap()
         .to_string()
 }
@@ -121,7 +130,10 @@ pub fn validate_catches_corruption() -> Result {
         let _r = Restore::new(out.join(&native));
         std::fs::copy(out.join(&ir), out.join(&native)).unwrap();
         let run = xtask(&state, &["validate", "--arch", "x86_64", "--out", o]);
-        check(run.code != 0 && run.stdout.contains(&format!("FAIL {native}: is LLVM IR bitcode")), "IR in place of a native is named")?;
+        check(
+            run.code != 0 && run.stdout.contains(&format!("FAIL {native}: is LLVM IR bitcode")),
+            "IR in place of a native is named",
+        )?;
     }
     {
         let riscv = out_dir("612-riscv");
@@ -129,14 +141,20 @@ pub fn validate_catches_corruption() -> Result {
         let _r = Restore::new(out.join(&native));
         std::fs::copy(riscv.join(format!("{other}_thinlto_native")), out.join(&native)).unwrap();
         let run = xtask(&state, &["validate", "--arch", "x86_64", "--out", o]);
-        check(run.code != 0 && run.stdout.contains(&format!("FAIL {native}: ELF for machine 243, expected 62")), "wrong machine is named")?;
+        check(
+            run.code != 0 && run.stdout.contains(&format!("FAIL {native}: ELF for machine 243, expected 62")),
+            "wrong machine is named",
+        )?;
     }
     {
         let index = format!("{ir}.thinlto.bc");
         let _r = Restore::new(out.join(&index));
         std::fs::remove_file(out.join(&index)).unwrap();
         let run = xtask(&state, &["validate", "--arch", "x86_64", "--out", o]);
-        check(run.code != 0 && run.stdout.contains(&format!("FAIL {index}: missing ThinLTO index")), "missing index is named")?;
+        check(
+            run.code != 0 && run.stdout.contains(&format!("FAIL {index}: missing ThinLTO index")),
+            "missing index is named",
+        )?;
     }
     xtask(&state, &["validate", "--arch", "x86_64", "--out", o]).ok().map(|_| ())
 }
@@ -148,10 +166,18 @@ pub fn dropped_option_is_explained() -> Result {
     let _ = std::fs::remove_dir_all(&out);
     let frag = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(frag.path(), "CONFIG_DEBUG_FS=y\nCONFIG_GCOV_KERNEL=y\n").unwrap();
-    let run = xtask(&state, &["build", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--fragment", frag.path().to_str().unwrap()]);
+    let run = xtask(
+        &state,
+        &["build", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--fragment", frag.path().to_str().unwrap()],
+    );
     let run = run.fails_with("CONFIG_LTO_CLANG_THIN_DIST: asked y, got n")?;
     check(run.stderr.contains("HAS_LTO_CLANG depends on `!GCOV_KERNEL`"), "names the failed dependency")?;
-    check(run.stderr.contains("Nothing was built") && !out.join("vmlinux.o").exists() && !out.join("init/main.o").exists(), "no build ran")
+    check(
+        run.stderr.contains("Nothing was built")
+            && !out.join("vmlinux.o").exists()
+            && !out.join("init/main.o").exists(),
+        "no build ran",
+    )
 }
 
 /// A compile error: the build fails and names the file.
@@ -167,6 +193,9 @@ pub fn build_failure_names_file() -> Result {
         xtask(&state, &["build", "--arch", "x86_64", "--out", out_dir("612-x86_64").to_str().unwrap()])
     };
     let run = run.fails_with("the build failed")?;
-    check(run.stderr.contains("kernel/fork.c:") && run.stderr.contains("error: expected expression"), "names file and error")?;
+    check(
+        run.stderr.contains("kernel/fork.c:") && run.stderr.contains("error: expected expression"),
+        "names file and error",
+    )?;
     check(run.stderr.contains("full output: ") && run.stderr.contains(".log"), "points at the log")
 }

@@ -25,7 +25,8 @@ fn clean_tree() -> PathBuf {
 fn clean_check(state: &Path, tree: &Path, checks: &str) -> (Run, Value) {
     let json = tree.with_extension("clean-check.json");
     let _ = std::fs::remove_file(&json);
-    let mut args = vec!["--kernel", tree.to_str().unwrap(), "clean-check", "--arch", "x86_64", "--json", json.to_str().unwrap()];
+    let mut args =
+        vec!["--kernel", tree.to_str().unwrap(), "clean-check", "--arch", "x86_64", "--json", json.to_str().unwrap()];
     if !checks.is_empty() {
         args.extend(["--checks", checks]);
     }
@@ -72,7 +73,10 @@ fn bites(tree: &Path, defect: impl FnOnce(&Repository), check_name: &str, needle
     check(run.code != 0, "clean-check should fail")?;
     let r = check_result(&report, check_name);
     let details = r["details"].to_string();
-    check(r["ok"] == false && needles.iter().all(|n| details.contains(n)), format!("{check_name} check should name {needles:?}: {r}"))
+    check(
+        r["ok"] == false && needles.iter().all(|n| details.contains(n)),
+        format!("{check_name} check should name {needles:?}: {r}"),
+    )
 }
 
 /// A defect made by hand: one edit of one file, committed.
@@ -90,7 +94,10 @@ fn reverted(summary: &'static str) -> impl FnOnce(&Repository) {
         let head = repo.head().unwrap().peel_to_commit().unwrap();
         let mut walk = repo.revwalk().unwrap();
         walk.push_head().unwrap();
-        let fix = walk.map(|o| repo.find_commit(o.unwrap()).unwrap()).find(|c| c.summary().unwrap_or("").contains(summary)).expect("the series has the fix");
+        let fix = walk
+            .map(|o| repo.find_commit(o.unwrap()).unwrap())
+            .find(|c| c.summary().unwrap_or("").contains(summary))
+            .expect("the series has the fix");
         let mut index = repo.revert_commit(&fix, &head, 0, None).unwrap();
         assert!(!index.has_conflicts(), "`{summary}` reverts cleanly");
         let tree = repo.find_tree(index.write_tree_to(repo).unwrap()).unwrap();
@@ -110,7 +117,12 @@ pub fn bites_on_gitignore() -> Result {
 /// A clean rule without the natives: the clean check lists the files left.
 pub fn bites_on_clean_rule() -> Result {
     let rule = "\t\t-o -name '*.a_thinlto_native' -o -name '*.o_thinlto_native' \\\n";
-    bites(&clean_tree(), edited("Makefile", rule, ""), "clean", &["files *.o_thinlto_native: ", "files *.a_thinlto_native: "])
+    bites(
+        &clean_tree(),
+        edited("Makefile", rule, ""),
+        "clean",
+        &["files *.o_thinlto_native: ", "files *.a_thinlto_native: "],
+    )
 }
 
 /// The 6.12 series passes every check.
@@ -120,18 +132,31 @@ pub fn passes_on_612_series() -> Result {
     let (run, report) = clean_check(&state, &tree, "");
     run.ok()?;
     let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
-    check(names == ["ignore", "clean", "mrproper", "noop", "one-file", "incremental"], format!("all six checks: {names:?}"))?;
+    check(
+        names == ["ignore", "clean", "mrproper", "noop", "one-file", "incremental"],
+        format!("all six checks: {names:?}"),
+    )?;
     check(report["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "all pass")
 }
 
 /// Reverting the patsubst fix: every native is rebuilt after a one-file change.
 pub fn bites_on_patsubst_typo() -> Result {
-    bites(&clean_tree(), reverted("fix the native targets' patsubst"), "one-file", &["natives rebuilt although neither their IR nor their index changed"])
+    bites(
+        &clean_tree(),
+        reverted("fix the native targets' patsubst"),
+        "one-file",
+        &["natives rebuilt although neither their IR nor their index changed"],
+    )
 }
 
 /// Reverting the index dependency (patsubst fix kept): stale importers are named.
 pub fn bites_on_index_dependency() -> Result {
-    bites(&clean_tree(), reverted("rebuild a native object when its index changes"), "incremental", &["stale after the incremental build: ", "_thinlto_native"])
+    bites(
+        &clean_tree(),
+        reverted("rebuild a native object when its index changes"),
+        "incremental",
+        &["stale after the incremental build: ", "_thinlto_native"],
+    )
 }
 
 /// Mainline 7.3: every check runs and the result is recorded as it is. Its
@@ -141,12 +166,27 @@ pub fn mainline_73() -> Result {
     let (_d, state) = state_file();
     let tree = clone_of(&tree_73(), "clean-73");
     let (run, report) = clean_check(&state, &tree, "");
-    let names: Vec<&str> = report["checks"].as_array().map(|a| a.iter().map(|c| c["check"].as_str().unwrap()).collect()).unwrap_or_default();
-    check(names == ["ignore", "clean", "mrproper", "noop", "one-file", "incremental"], format!("all six checks ran: {names:?}\n{}", run.all()))?;
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .map(|a| a.iter().map(|c| c["check"].as_str().unwrap()).collect())
+        .unwrap_or_default();
+    check(
+        names == ["ignore", "clean", "mrproper", "noop", "one-file", "incremental"],
+        format!("all six checks ran: {names:?}\n{}", run.all()),
+    )?;
     for c in report["checks"].as_array().unwrap() {
-        eprintln!("mainline 7.3 clean-check: {} {}: {}", if c["ok"] == true { "PASS" } else { "FAIL" }, c["check"], c["summary"]);
+        eprintln!(
+            "mainline 7.3 clean-check: {} {}: {}",
+            if c["ok"] == true { "PASS" } else { "FAIL" },
+            c["check"],
+            c["summary"]
+        );
     }
     let one = check_result(&report, "one-file");
-    check(one["ok"] == false && one["details"].to_string().contains("natives rebuilt although neither their IR nor their index changed"), format!("the known gap is reported: {one}"))?;
+    check(
+        one["ok"] == false
+            && one["details"].to_string().contains("natives rebuilt although neither their IR nor their index changed"),
+        format!("the known gap is reported: {one}"),
+    )?;
     check(run.code != 0, "a failing check makes a non-zero exit")
 }

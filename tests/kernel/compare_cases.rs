@@ -14,41 +14,75 @@ pub fn x86_64_612_tinyconfig() -> Result {
     let (_d, state) = setup_612()?;
     let root = test_home().join("compare").join("612-x86_64");
     let json = test_home().join("compare").join("612-x86_64.json");
-    let run = xtask(&state, &["compare", "--arch", "x86_64", "--boot", "--out", root.to_str().unwrap(), "--json", json.to_str().unwrap()]).ok()?;
+    let run = xtask(
+        &state,
+        &["compare", "--arch", "x86_64", "--boot", "--out", root.to_str().unwrap(), "--json", json.to_str().unwrap()],
+    )
+    .ok()?;
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let modes = report["modes"].as_array().unwrap();
     let names: Vec<&str> = modes.iter().map(|m| m["mode"].as_str().unwrap()).collect();
     check(names == ["in-process", "thin-dist"], format!("modes {names:?}"))?;
     let (inproc, dist) = (&modes[0], &modes[1]);
-    check(stage_names(inproc) == ["front-end", "lto-link", "final-link"], format!("in-process stages {:?}", stage_names(inproc)))?;
-    check(stage_names(dist) == ["front-end", "thin-link", "back-end", "final-link"], format!("thin-dist stages {:?}", stage_names(dist)))?;
+    check(
+        stage_names(inproc) == ["front-end", "lto-link", "final-link"],
+        format!("in-process stages {:?}", stage_names(inproc)),
+    )?;
+    check(
+        stage_names(dist) == ["front-end", "thin-link", "back-end", "final-link"],
+        format!("thin-dist stages {:?}", stage_names(dist)),
+    )?;
     for m in modes {
         let wall = m["wall_seconds"].as_f64().unwrap();
         let mut end = 0.0;
         for s in m["stages"].as_array().unwrap() {
             let (start, secs) = (s["start"].as_f64().unwrap(), s["seconds"].as_f64().unwrap());
-            check(secs > 0.0 && start >= end - 0.01 && start + secs <= wall + 0.01, format!("{} stage {s} within the build's {wall}s", m["mode"]))?;
+            check(
+                secs > 0.0 && start >= end - 0.01 && start + secs <= wall + 0.01,
+                format!("{} stage {s} within the build's {wall}s", m["mode"]),
+            )?;
             end = start + secs;
         }
         let cpu = m["usage"]["user_seconds"].as_f64().unwrap() + m["usage"]["sys_seconds"].as_f64().unwrap();
         // Two cores: CPU time beyond wall time shows make's children were counted.
         check(cpu > wall && cpu < 2.5 * wall, format!("{} CPU {cpu}s for {wall}s wall", m["mode"]))?;
-        check(m["usage"]["peak_rss_mib"].as_f64().unwrap() > 50.0, format!("{} peak RSS {}", m["mode"], m["usage"]["peak_rss_mib"]))?;
+        check(
+            m["usage"]["peak_rss_mib"].as_f64().unwrap() > 50.0,
+            format!("{} peak RSS {}", m["mode"], m["usage"]["peak_rss_mib"]),
+        )?;
         let inc = &m["incremental"];
-        check(inc["noop"]["steps"] == 0 && inc["noop"]["seconds"].as_f64().unwrap() < 0.1 * wall, format!("{} no-op {inc}", m["mode"]))?;
-        check(inc["one_file"]["steps"].as_u64().unwrap() >= 2, format!("{} one-file rebuild compiled and linked: {inc}", m["mode"]))?;
+        check(
+            inc["noop"]["steps"] == 0 && inc["noop"]["seconds"].as_f64().unwrap() < 0.1 * wall,
+            format!("{} no-op {inc}", m["mode"]),
+        )?;
+        check(
+            inc["one_file"]["steps"].as_u64().unwrap() >= 2,
+            format!("{} one-file rebuild compiled and linked: {inc}", m["mode"]),
+        )?;
         check(m["boot"]["outcome"] == "booted", format!("{} boot: {}", m["mode"], m["boot"]["reason"]))?;
     }
     check(dist["validation"]["failures"].as_array().is_some_and(|f| f.is_empty()), "the thin-dist build validates")?;
     let e = &report["equivalence"];
     check(e["verdict"] == "equivalent", format!("verdict {} ({})", e["verdict"], e["reasons"]))?;
-    check(e["symbols_in_process"].as_u64().unwrap() > 1000 && e["symbols_in_process"] == e["symbols_thin_dist"], format!("symbols {} / {}", e["symbols_in_process"], e["symbols_thin_dist"]))?;
+    check(
+        e["symbols_in_process"].as_u64().unwrap() > 1000 && e["symbols_in_process"] == e["symbols_thin_dist"],
+        format!("symbols {} / {}", e["symbols_in_process"], e["symbols_thin_dist"]),
+    )?;
     let sections: Vec<&str> = e["sections"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     check(sections == [".text", ".data", ".rodata", ".bss"], format!("sections {sections:?}"))?;
-    check(report["config_differences"].as_array().unwrap().is_empty(), format!("configs differ: {}", report["config_differences"]))?;
+    check(
+        report["config_differences"].as_array().unwrap().is_empty(),
+        format!("configs differ: {}", report["config_differences"]),
+    )?;
     let svg = std::fs::read_to_string(root.join("compare.svg")).unwrap();
-    check(svg.contains(">in-process</text>") && svg.contains(">thin-dist</text>") && svg.matches("<title>").count() == 7, "the SVG has both lanes and a bar per stage")?;
-    check(run.stdout.contains("verdict: equivalent") && run.stdout.contains("(in link)"), "the table shows the verdict and the in-link back-end")
+    check(
+        svg.contains(">in-process</text>") && svg.contains(">thin-dist</text>") && svg.matches("<title>").count() == 7,
+        "the SVG has both lanes and a bar per stage",
+    )?;
+    check(
+        run.stdout.contains("verdict: equivalent") && run.stdout.contains("(in link)"),
+        "the table shows the verdict and the in-link back-end",
+    )
 }
 
 pub fn refuses_a_foreign_out_dir() -> Result {
@@ -57,5 +91,8 @@ pub fn refuses_a_foreign_out_dir() -> Result {
     std::fs::create_dir(foreign.path().join("in-process")).unwrap();
     std::fs::write(foreign.path().join("in-process/notes.txt"), "keep me").unwrap();
     xtask(&state, &["compare", "--out", foreign.path().to_str().unwrap()]).fails_with("was not made by thindist")?;
-    check(std::fs::read_to_string(foreign.path().join("in-process/notes.txt")).is_ok_and(|t| t == "keep me"), "the user's file is still there")
+    check(
+        std::fs::read_to_string(foreign.path().join("in-process/notes.txt")).is_ok_and(|t| t == "keep me"),
+        "the user's file is still there",
+    )
 }

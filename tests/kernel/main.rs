@@ -11,10 +11,13 @@ mod support;
 
 use libtest_mimic::{Arguments, Trial};
 
+/// A named case of the suite.
+type Case = (&'static str, fn() -> support::Result);
+
 fn main() {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
-    let cases: Vec<(&str, fn() -> support::Result)> = vec![
+    let cases: Vec<Case> = vec![
         ("setup::refuses_non_kernel_input", setup_cases::refuses_non_kernel_input),
         ("setup::applies_612_series", setup_cases::applies_612_series),
         ("setup::second_setup_changes_nothing", setup_cases::second_setup_changes_nothing),

@@ -48,14 +48,20 @@ pub fn applies_612_series() -> Result {
 
     // The baseline tracks every file and keeps the kernel's own ignore rules.
     let base_tree = repo.find_commit(base).unwrap().tree().unwrap();
-    check(base_tree.get_name(".mailmap").is_some() && base_tree.get_name(".clang-format").is_some(), "dot-files are tracked")?;
+    check(
+        base_tree.get_name(".mailmap").is_some() && base_tree.get_name(".clang-format").is_some(),
+        "dot-files are tracked",
+    )?;
     let gitignore = std::fs::read_to_string(tree.join(".gitignore")).unwrap();
     check(!gitignore.contains("!/debian/") && !gitignore.lines().any(|l| l == "/*"), "Debian's stanza is gone")?;
     check(repo.status_should_ignore(Path::new("init/main.o")).unwrap(), "*.o is ignored")?;
     check(!repo.status_should_ignore(Path::new("init/main.c")).unwrap(), "sources are not ignored")?;
 
     let text = std::fs::read_to_string(&state).unwrap();
-    check(text.contains("series = \"linux-6.12\"") && text.contains("layout = \"v3\""), format!("state records it:\n{text}"))
+    check(
+        text.contains("series = \"linux-6.12\"") && text.contains("layout = \"v3\""),
+        format!("state records it:\n{text}"),
+    )
 }
 
 /// A second setup sees the series and changes nothing.
@@ -66,7 +72,10 @@ pub fn second_setup_changes_nothing() -> Result {
     let before = snapshot(&tree);
     let (_d2, fresh_state) = state_file();
     let run = xtask(&fresh_state, &["setup", "--kernel", tree.to_str().unwrap()]).ok()?;
-    check(run.stdout.contains("already applied (linux-6.12)"), "says which series is already applied, even with no record")?;
+    check(
+        run.stdout.contains("already applied (linux-6.12)"),
+        "says which series is already applied, even with no record",
+    )?;
     check(snapshot(&tree) == before, "nothing changed")
 }
 
@@ -145,7 +154,7 @@ pub fn completes_an_older_series() -> Result {
     copy_series(patches.path());
     let toml = patches.path().join(SERIES).join("series.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
-    let last = text.lines().filter(|l| l.trim_start().starts_with("\"0")).last().unwrap().to_string();
+    let last = text.lines().rfind(|l| l.trim_start().starts_with("\"0")).unwrap().to_string();
     std::fs::write(&toml, text.replace(&format!("{last}\n"), "")).unwrap();
     xtask(&state, &["setup", tree.to_str().unwrap(), "--patches", patches.path().to_str().unwrap()]).ok()?;
     let repo = Repository::open(&tree).unwrap();
@@ -157,11 +166,20 @@ pub fn completes_an_older_series() -> Result {
     };
     check(on_top(&repo) == PATCHES_612 - 1, "the older series is one patch shorter")?;
     let run = xtask(&state, &["setup", tree.to_str().unwrap()]).ok()?;
-    check(run.stdout.contains(&format!("applied up to patch {} of {PATCHES_612}", PATCHES_612 - 1)), format!("says what it found:\n{}", run.stdout))?;
-    check(on_top(&repo) == PATCHES_612 && repo.head().unwrap().shorthand() == Some("thindist/linux-6.12"), "the rest is committed on the same branch")?;
+    check(
+        run.stdout.contains(&format!("applied up to patch {} of {PATCHES_612}", PATCHES_612 - 1)),
+        format!("says what it found:\n{}", run.stdout),
+    )?;
+    check(
+        on_top(&repo) == PATCHES_612 && repo.head().unwrap().shorthand() == Some("thindist/linux-6.12"),
+        "the rest is committed on the same branch",
+    )?;
     check(snapshot(&tree).status_is_clean(), "the work tree is clean")?;
     let before = snapshot(&tree);
-    check(xtask(&state, &["setup", tree.to_str().unwrap()]).ok()?.stdout.contains("nothing changed"), "a third setup changes nothing")?;
+    check(
+        xtask(&state, &["setup", tree.to_str().unwrap()]).ok()?.stdout.contains("nothing changed"),
+        "a third setup changes nothing",
+    )?;
     check(snapshot(&tree) == before, "nothing changed")
 }
 
@@ -193,7 +211,11 @@ pub fn conflict_names_file_and_hunk() -> Result {
     let repo = Repository::open(&tree).unwrap();
     let path = tree.join("scripts/Makefile.vmlinux_o");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("vmlinux.o: $(initcalls-lds) vmlinux.a", "vmlinux.o: $(initcalls-lds) my-vmlinux.a")).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("vmlinux.o: $(initcalls-lds) vmlinux.a", "vmlinux.o: $(initcalls-lds) my-vmlinux.a"),
+    )
+    .unwrap();
     let mut index = repo.index().unwrap();
     index.add_path(Path::new("scripts/Makefile.vmlinux_o")).unwrap();
     index.write().unwrap();
@@ -206,7 +228,10 @@ pub fn conflict_names_file_and_hunk() -> Result {
     let after = snapshot(&tree);
     reset_to_baseline(&tree);
     let run = run.fails_with("scripts/Makefile.vmlinux_o")?;
-    check(run.stderr.contains("0001-kbuild-distributed-build") && run.stderr.contains("hunk `@@ -"), "names patch and hunk")?;
+    check(
+        run.stderr.contains("0001-kbuild-distributed-build") && run.stderr.contains("hunk `@@ -"),
+        "names patch and hunk",
+    )?;
     check(after == before, "nothing was written")
 }
 
@@ -218,7 +243,10 @@ pub fn reports_mainline_73() -> Result {
     let first = xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
     let before = snapshot(&tree);
     let run = xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
-    check(first.stdout.contains("mainline's own distributed ThinLTO") && run.stdout.contains("nothing to apply"), "reports mainline")?;
+    check(
+        first.stdout.contains("mainline's own distributed ThinLTO") && run.stdout.contains("nothing to apply"),
+        "reports mainline",
+    )?;
     check(snapshot(&tree) == before && before.status_is_clean(), "the tree is untouched")?;
     let repo = Repository::open(&tree).unwrap();
     check(repo.branches(None).unwrap().count() == 1, "no branch was created")?;

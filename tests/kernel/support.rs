@@ -38,7 +38,9 @@ fn user_cache() -> PathBuf {
 /// apart from the user's trees.
 pub fn test_home() -> &'static Path {
     static HOME: OnceLock<PathBuf> = OnceLock::new();
-    HOME.get_or_init(|| std::env::var_os("THINDIST_TEST_HOME").map(PathBuf::from).unwrap_or_else(|| user_cache().join("test")))
+    HOME.get_or_init(|| {
+        std::env::var_os("THINDIST_TEST_HOME").map(PathBuf::from).unwrap_or_else(|| user_cache().join("test"))
+    })
 }
 
 pub fn tarball_612() -> PathBuf {
@@ -137,7 +139,8 @@ pub fn reset_to_baseline(tree: &Path) {
     let Ok(repo) = Repository::open(tree) else { return };
     let base = baseline(&repo);
     let obj = repo.find_object(base, None).unwrap();
-    repo.reset(&obj, ResetType::Hard, Some(git2::build::CheckoutBuilder::new().force().remove_untracked(true))).unwrap();
+    repo.reset(&obj, ResetType::Hard, Some(git2::build::CheckoutBuilder::new().force().remove_untracked(true)))
+        .unwrap();
     if repo.head().map(|h| h.shorthand() != Some("master")).unwrap_or(true) {
         if repo.find_branch("master", BranchType::Local).is_err() {
             repo.branch("master", &repo.find_commit(base).unwrap(), true).unwrap();
@@ -155,7 +158,8 @@ pub fn reset_to_baseline(tree: &Path) {
     for n in names {
         repo.find_branch(&n, BranchType::Local).unwrap().delete().unwrap();
     }
-    repo.reset(&obj, ResetType::Hard, Some(git2::build::CheckoutBuilder::new().force().remove_untracked(true))).unwrap();
+    repo.reset(&obj, ResetType::Hard, Some(git2::build::CheckoutBuilder::new().force().remove_untracked(true)))
+        .unwrap();
 }
 
 /// What `setup` may not change when it is told to write nothing.
@@ -179,7 +183,8 @@ pub fn snapshot(tree: &Path) -> Snapshot {
     refs.sort();
     let mut opts = StatusOptions::new();
     opts.include_untracked(true);
-    let status = repo.statuses(Some(&mut opts)).unwrap().iter().map(|s| format!("{:?} {:?}", s.status(), s.path())).collect();
+    let status =
+        repo.statuses(Some(&mut opts)).unwrap().iter().map(|s| format!("{:?} {:?}", s.status(), s.path())).collect();
     let objects = walk_count(&tree.join(".git/objects"));
     Snapshot { head, refs, status, objects }
 }

@@ -34,7 +34,8 @@ pub fn read_series(series: &Series) -> Result<Vec<Patch>> {
         .iter()
         .map(|path| {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let mail = MailPatch::parse(&text).map_err(|e| ApplyError::Corrupt { patch: file_name(path), reason: format!("{e:#}") })?;
+            let mail = MailPatch::parse(&text)
+                .map_err(|e| ApplyError::Corrupt { patch: file_name(path), reason: format!("{e:#}") })?;
             Ok(Patch { path: path.clone(), mail })
         })
         .collect()
@@ -123,7 +124,11 @@ pub struct Applied {
 }
 
 /// Commits each patch (with its author and message) on top of `base`; returns the last commit.
-fn commit_all<'r>(repo: &'r Repository, base: git2::Commit<'r>, patches: &[Patch]) -> Result<(git2::Commit<'r>, Vec<(Oid, String)>)> {
+fn commit_all<'r>(
+    repo: &'r Repository,
+    base: git2::Commit<'r>,
+    patches: &[Patch],
+) -> Result<(git2::Commit<'r>, Vec<(Oid, String)>)> {
     let trees = apply_trees(repo, base.tree_id(), patches)?;
     let committer = git_tree::committer(repo)?;
     let mut parent = base;
@@ -148,7 +153,9 @@ pub fn apply(repo: &Repository, patches: &[Patch], branch: &str) -> Result<Appli
     let original_branch = if head.is_branch() { head.shorthand().map(str::to_string) } else { None };
     let original = head.peel_to_commit()?;
     if repo.find_branch(branch, git2::BranchType::Local).is_ok() {
-        bail!("branch {branch} already exists; run `cargo xtask setup --revert` or delete it (`git branch -D {branch}`)");
+        bail!(
+            "branch {branch} already exists; run `cargo xtask setup --revert` or delete it (`git branch -D {branch}`)"
+        );
     }
     let (last, commits) = commit_all(repo, original.clone(), patches)?;
     repo.branch(branch, &last, false)?;
@@ -168,7 +175,8 @@ pub fn applied_prefix(repo: &Repository, patches: &[Patch]) -> Result<usize> {
             Err(_) => break,
         }
     }
-    let carries = |k: usize| k <= newest_first.len() && (0..k).all(|i| newest_first[k - 1 - i] == patches[i].mail.subject());
+    let carries =
+        |k: usize| k <= newest_first.len() && (0..k).all(|i| newest_first[k - 1 - i] == patches[i].mail.subject());
     Ok((0..=patches.len()).rev().find(|k| carries(*k)).unwrap_or(0))
 }
 
@@ -184,8 +192,10 @@ pub fn extend(repo: &Repository, patches: &[Patch]) -> Result<Vec<(Oid, String)>
 
 /// Returns to the original branch and commit and deletes our branch.
 pub fn revert(repo: &Repository, branch: &str, original_branch: Option<&str>, original_commit: &str) -> Result<()> {
-    let oid = Oid::from_str(original_commit).with_context(|| format!("recorded commit `{original_commit}` is not a commit id"))?;
-    let commit = repo.find_commit(oid).map_err(|_| anyhow!("recorded commit {original_commit} is not in the repository"))?;
+    let oid = Oid::from_str(original_commit)
+        .with_context(|| format!("recorded commit `{original_commit}` is not a commit id"))?;
+    let commit =
+        repo.find_commit(oid).map_err(|_| anyhow!("recorded commit {original_commit} is not in the repository"))?;
     repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().safe()))
         .context("cannot check out the original tree (a local change is in the way?)")?;
     match original_branch {

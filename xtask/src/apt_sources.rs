@@ -22,8 +22,12 @@ pub fn find_mirror(deb822: &[String], one_line: &[String]) -> Result<Mirror> {
                     (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
                 })
             };
-            let (Some(types), Some(uris), Some(suites)) = (field("Types"), field("URIs"), field("Suites")) else { continue };
-            if !types.split_whitespace().any(|t| t == "deb") || suites.split_whitespace().all(|s| s.ends_with("-security")) {
+            let (Some(types), Some(uris), Some(suites)) = (field("Types"), field("URIs"), field("Suites")) else {
+                continue;
+            };
+            if !types.split_whitespace().any(|t| t == "deb")
+                || suites.split_whitespace().all(|s| s.ends_with("-security"))
+            {
                 continue;
             }
             if let Some(uri) = uris.split_whitespace().next() {
@@ -91,12 +95,16 @@ mod tests {
         assert_eq!(m.uri, "http://mirror.example/debian");
         assert_eq!(m.signed_by.as_deref(), Some("/usr/share/keyrings/debian-archive-keyring.gpg"));
         let s = stanza(&m, "bookworm-backports");
-        assert!(s.contains("URIs: http://mirror.example/debian\nSuites: bookworm-backports\n") && s.contains("Signed-By:"), "{s}");
+        assert!(
+            s.contains("URIs: http://mirror.example/debian\nSuites: bookworm-backports\n") && s.contains("Signed-By:"),
+            "{s}"
+        );
     }
 
     #[test]
     fn skips_security_only_and_reads_one_line_format() {
-        let security_only = "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n".to_string();
+        let security_only =
+            "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n".to_string();
         let list = "# comment\ndeb [arch=amd64] http://mirror.example/debian bookworm main\n".to_string();
         let m = find_mirror(&[security_only], &[list]).unwrap();
         assert_eq!(m, Mirror { uri: "http://mirror.example/debian".into(), signed_by: None });

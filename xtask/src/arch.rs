@@ -39,9 +39,11 @@ pub struct Arch {
 impl Arch {
     pub fn load(name: &str) -> Result<Self> {
         let path = home::configs().join(format!("{name}.toml"));
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("unknown architecture `{name}`: no {}; known: {}", path.display(), known().join(", ")))?;
-        let mut arch: Arch = toml_edit::de::from_str(&text).with_context(|| format!("{} is not a valid architecture file", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("unknown architecture `{name}`: no {}; known: {}", path.display(), known().join(", "))
+        })?;
+        let mut arch: Arch = toml_edit::de::from_str(&text)
+            .with_context(|| format!("{} is not a valid architecture file", path.display()))?;
         arch.name = name.to_string();
         Ok(arch)
     }
@@ -60,7 +62,8 @@ pub fn known() -> Vec<String> {
                 .filter_map(|e| {
                     let p = e.path();
                     let stem = p.file_stem()?.to_str()?.to_string();
-                    let text = std::fs::read_to_string(&p).ok().filter(|_| p.extension().is_some_and(|x| x == "toml"))?;
+                    let text =
+                        std::fs::read_to_string(&p).ok().filter(|_| p.extension().is_some_and(|x| x == "toml"))?;
                     toml_edit::de::from_str::<Arch>(&text).is_ok().then_some(stem)
                 })
                 .collect()

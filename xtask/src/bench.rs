@@ -58,7 +58,8 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
     let argv = raw.kb.argv(&["vmlinux", &raw.kb.arch.image_target]);
     let log = std::fs::File::create(root.join("raw.log"))?;
     let started = Instant::now();
-    let status = Command::new(&argv[0]).args(&argv[1..]).stdout(log.try_clone()?).stderr(log).stdin(Stdio::null()).status()?;
+    let status =
+        Command::new(&argv[0]).args(&argv[1..]).stdout(log.try_clone()?).stderr(log).stdin(Stdio::null()).status()?;
     let raw_secs = started.elapsed().as_secs_f64();
     if !status.success() {
         bail!("raw make failed; see {}", root.join("raw.log").display());
@@ -68,7 +69,8 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
     mode_build::fresh_dir(tool_args.target.out.as_deref().unwrap())?;
     let tool = build::configure_step(&tool_args, global)?;
     let argv = tool.kb.argv(&["vmlinux", &tool.kb.arch.image_target]);
-    let made = make_driver::run(&argv, &tool.kb.objtree, Pipeline::Distributed(tool.prepared.layout), &root.join("tool.log"))?;
+    let made =
+        make_driver::run(&argv, &tool.kb.objtree, Pipeline::Distributed(tool.prepared.layout), &root.join("tool.log"))?;
     if !made.success {
         bail!("the driven build failed; see {}", made.log.display());
     }
@@ -81,8 +83,14 @@ fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> 
 
 fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
     let root = home::cache().join("bench").join(format!("incremental-{arch}"));
-    let args = BuildArgs { target: Target { arch: arch.to_string(), out: None, json: None }, config: "tinyconfig".into(), fragment: vec![], tools: tools.clone() };
-    let builds = LtoMode::BOTH.iter().map(|m| ModeBuild::configure(&args, global, *m, &root)).collect::<Result<Vec<_>>>()?;
+    let args = BuildArgs {
+        target: Target { arch: arch.to_string(), out: None, json: None },
+        config: "tinyconfig".into(),
+        fragment: vec![],
+        tools: tools.clone(),
+    };
+    let builds =
+        LtoMode::BOTH.iter().map(|m| ModeBuild::configure(&args, global, *m, &root)).collect::<Result<Vec<_>>>()?;
     let full = builds.iter().map(|b| b.make("full").map(|r| r.seconds)).collect::<Result<Vec<_>>>()?;
     let rows = mode_build::incremental(&builds)?;
     println!("bench incremental ({arch} tinyconfig, touched {TOUCHED}):");
@@ -92,6 +100,9 @@ fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<(
     }
     let (inproc, dist) = (&rows[0], &rows[1]);
     println!("  THIN_DIST no-op / full build: {:.3} (target <= 0.05)", dist.noop.seconds / full[1]);
-    println!("  one-file THIN_DIST / in-process: {:.3} (target <= 0.5)", dist.one_file.seconds / inproc.one_file.seconds);
+    println!(
+        "  one-file THIN_DIST / in-process: {:.3} (target <= 0.5)",
+        dist.one_file.seconds / inproc.one_file.seconds
+    );
     Ok(())
 }

@@ -25,7 +25,9 @@ const PANIC: &str = "Kernel panic - not syncing";
 const TAIL: usize = 40;
 
 #[derive(Debug, Clone, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask boot --arch riscv\n  cargo xtask boot --arch x86_64 --timeout 60 --json boot.json")]
+#[command(
+    after_help = "Examples:\n  cargo xtask boot --arch riscv\n  cargo xtask boot --arch x86_64 --timeout 60 --json boot.json"
+)]
 pub struct BootArgs {
     /// Architecture with QEMU data in configs/ (x86_64, arm64, riscv).
     #[arg(long, default_value = "x86_64")]
@@ -85,7 +87,8 @@ fn requirements(qemu: &Qemu) -> Vec<(String, &'static str)> {
 pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
     let dir = global.kernel_dir()?;
     let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "linux".into());
-    let out = args.out.clone().unwrap_or_else(|| home::cache().join("builds").join(format!("{name}-{}-boot", args.arch)));
+    let out =
+        args.out.clone().unwrap_or_else(|| home::cache().join("builds").join(format!("{name}-{}-boot", args.arch)));
     let arch = crate::arch::Arch::load(&args.arch)?;
     let (qemu, boot_fragment) = plan(&arch)?;
     let mut fragments = vec![boot_fragment];
@@ -105,22 +108,33 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
         crate::report::write_json(path, &report)?;
     }
     if report.outcome != Outcome::Booted {
-        bail!("boot check failed: {}\nlast {} console lines:\n{}", report.reason, report.console_tail.len(), report.console_tail.join("\n"));
+        bail!(
+            "boot check failed: {}\nlast {} console lines:\n{}",
+            report.reason,
+            report.console_tail.len(),
+            report.console_tail.join("\n")
+        );
     }
     Ok(report)
 }
 
 /// An architecture's QEMU data and boot fragment, or why it has no boot check.
 pub fn plan(arch: &crate::arch::Arch) -> Result<(Qemu, PathBuf)> {
-    let qemu = arch.qemu.clone().with_context(|| format!("configs/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name))?;
-    let boot_fragment = arch.boot_fragment.clone().with_context(|| format!("configs/{}.toml names no boot_fragment", arch.name))?;
+    let qemu = arch.qemu.clone().with_context(|| {
+        format!("configs/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name)
+    })?;
+    let boot_fragment =
+        arch.boot_fragment.clone().with_context(|| format!("configs/{}.toml names no boot_fragment", arch.name))?;
     Ok((qemu, home::configs().join(boot_fragment)))
 }
 
 /// Refuses, before anything is built, a config that cannot pass the boot check.
 pub fn check_bootable(qemu: &Qemu, config: &Values) -> Result<()> {
-    let missing: Vec<String> =
-        requirements(qemu).into_iter().filter(|(sym, _)| config.get(sym) != "y").map(|(sym, why)| format!("CONFIG_{sym} is not set ({why})")).collect();
+    let missing: Vec<String> = requirements(qemu)
+        .into_iter()
+        .filter(|(sym, _)| config.get(sym) != "y")
+        .map(|(sym, why)| format!("CONFIG_{sym} is not set ({why})"))
+        .collect();
     if !missing.is_empty() {
         bail!("this kernel cannot pass the boot check, so it was not built or booted:\n  {}", missing.join("\n  "));
     }
@@ -169,7 +183,17 @@ fn make_initramfs(c: &Configured, work: &Path) -> Result<PathBuf> {
 }
 
 fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> Vec<String> {
-    let mut v: Vec<String> = vec![q.binary.clone(), "-M".into(), q.machine.clone(), "-cpu".into(), q.cpu.clone(), "-m".into(), "512".into(), "-smp".into(), "1".into()];
+    let mut v: Vec<String> = vec![
+        q.binary.clone(),
+        "-M".into(),
+        q.machine.clone(),
+        "-cpu".into(),
+        q.cpu.clone(),
+        "-m".into(),
+        "512".into(),
+        "-smp".into(),
+        "1".into(),
+    ];
     v.extend(q.firmware.iter().cloned());
     v.extend(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"].map(String::from));
     v.extend(["-kernel".into(), image.display().to_string(), "-initrd".into(), initramfs.display().to_string()]);
@@ -218,7 +242,10 @@ pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
                         settle_until = Some(Instant::now() + Duration::from_secs(10));
                     } else if line.contains(PANIC) {
                         outcome = Some(Outcome::KernelPanic);
-                        reason = format!("kernel panic: {}", line.split(PANIC).nth(1).unwrap_or("").trim_start_matches(':').trim());
+                        reason = format!(
+                            "kernel panic: {}",
+                            line.split(PANIC).nth(1).unwrap_or("").trim_start_matches(':').trim()
+                        );
                         settle_until = Some(Instant::now() + Duration::from_secs(3));
                     }
                 }
@@ -266,6 +293,9 @@ fn print(r: &BootReport) {
     println!("thindist boot: Linux {} ({}, layout {}) {}", r.kernel_version, r.series, r.layout, r.arch);
     println!("  outcome: {:?}: {}", r.outcome, r.reason);
     if let (Some(rel), Some(s)) = (&r.release, r.seconds_to_marker) {
-        println!("  kernel release seen: {rel}; time to marker: {s:.1}s; powered off by itself: {}", if r.powered_off { "yes" } else { "no (QEMU stopped)" });
+        println!(
+            "  kernel release seen: {rel}; time to marker: {s:.1}s; powered off by itself: {}",
+            if r.powered_off { "yes" } else { "no (QEMU stopped)" }
+        );
     }
 }

@@ -16,8 +16,8 @@ use crate::kernel_tree::KernelTree;
 use crate::layout::{Layout, TreeSupport};
 use crate::lto_mode::LtoMode;
 use crate::make_driver;
-use crate::stages::Pipeline;
 use crate::report::{BuildReport, KernelInfo, ToolchainInfo};
+use crate::stages::Pipeline;
 use crate::toolchain::Toolchain;
 use crate::validate::{self, Validation};
 
@@ -74,10 +74,16 @@ pub fn prepared_tree(global: &Global) -> Result<Prepared> {
     let dir = global.kernel_dir()?;
     let tree = KernelTree::open(&dir)?;
     let Some(layout) = TreeSupport::detect(&tree).layout() else {
-        bail!("{} (Linux {}) has no distributed ThinLTO yet; run `cargo xtask setup {}` first", tree.root.display(), tree.version, tree.root.display());
+        bail!(
+            "{} (Linux {}) has no distributed ThinLTO yet; run `cargo xtask setup {}` first",
+            tree.root.display(),
+            tree.version,
+            tree.root.display()
+        );
     };
     let state = global.load_state()?;
-    let series = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).unwrap_or_else(|| layout.name().to_string());
+    let series =
+        state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).unwrap_or_else(|| layout.name().to_string());
     Ok(Prepared { tree, layout, series })
 }
 
@@ -87,7 +93,12 @@ pub fn log_path(arch: &str) -> PathBuf {
 }
 
 pub fn validate_build(kb: &Kbuild, layout: Layout) -> Result<Validation> {
-    validate::validate(&validate::Target { objtree: &kb.objtree, layout, elf_machine: kb.arch.elf_machine, image: &kb.arch.image })
+    validate::validate(&validate::Target {
+        objtree: &kb.objtree,
+        layout,
+        elf_machine: kb.arch.elf_machine,
+        image: &kb.arch.image,
+    })
 }
 
 /// A tree configured for a THIN_DIST build, ready for make.
@@ -140,7 +151,12 @@ fn find_fragment(tree: &Path, given: &Path) -> Result<PathBuf> {
     let candidates = [tree.join("kernel/configs").join(given), home::configs().join(given)];
     match candidates.iter().find(|c| bare && c.is_file()) {
         Some(found) => Ok(found.clone()),
-        None if bare => bail!("config fragment {} not found (looked in the current directory, in {} and in {})", given.display(), candidates[0].parent().unwrap().display(), home::configs().display()),
+        None if bare => bail!(
+            "config fragment {} not found (looked in the current directory, in {} and in {})",
+            given.display(),
+            candidates[0].parent().unwrap().display(),
+            home::configs().display()
+        ),
         None => bail!("config fragment {} not found", given.display()),
     }
 }
@@ -153,12 +169,21 @@ pub fn make_step(c: &Configured, json: Option<&Path>) -> Result<BuildReport> {
     println!("building: {}\n  log: {}", argv.join(" "), log.display());
     let made = make_driver::run(&argv, &kb.objtree, Pipeline::Distributed(p.layout), &log)?;
     let mut report = BuildReport {
-        kernel: KernelInfo { tree: p.tree.root.display().to_string(), version: p.tree.version.to_string(), series: p.series.clone(), layout: p.layout.to_string() },
+        kernel: KernelInfo {
+            tree: p.tree.root.display().to_string(),
+            version: p.tree.version.to_string(),
+            series: p.series.clone(),
+            layout: p.layout.to_string(),
+        },
         arch: kb.arch.name.clone(),
         config: c.base.name(),
         fragments: c.fragments.iter().map(|f| f.display().to_string()).collect(),
         objtree: kb.objtree.display().to_string(),
-        toolchain: ToolchainInfo { llvm: kb.toolchain.llvm.clone(), clang: kb.toolchain.clang_version(), lld: kb.toolchain.lld_version() },
+        toolchain: ToolchainInfo {
+            llvm: kb.toolchain.llvm.clone(),
+            clang: kb.toolchain.clang_version(),
+            lld: kb.toolchain.lld_version(),
+        },
         commands: vec![made.argv.join(" ")],
         stages: made.stages.clone(),
         build_seconds: made.seconds,
@@ -204,7 +229,12 @@ pub fn validate_only(target: &Target, global: &Global) -> Result<()> {
     if !objtree.join("vmlinux.o").exists() && !objtree.join(p.layout.ir_archive()).exists() {
         bail!("{} holds no THIN_DIST build; run `cargo xtask build --arch {}` first", objtree.display(), target.arch);
     }
-    let v = validate::validate(&validate::Target { objtree: &objtree, layout: p.layout, elf_machine: arch.elf_machine, image: &arch.image })?;
+    let v = validate::validate(&validate::Target {
+        objtree: &objtree,
+        layout: p.layout,
+        elf_machine: arch.elf_machine,
+        image: &arch.image,
+    })?;
     println!("{} ({}, layout {}) {}", objtree.display(), target.arch, p.layout, v.summary());
     if let Some(path) = &target.json {
         crate::report::write_json(path, &v)?;

@@ -36,8 +36,10 @@ pub fn spawn(argv: &[String]) -> Result<Lines> {
         .spawn()
         .with_context(|| format!("cannot start {prog}"))?;
     let (tx, lines) = mpsc::channel();
-    let streams: [Option<Box<dyn Read + Send>>; 2] =
-        [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)];
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ];
     let readers = streams
         .into_iter()
         .flatten()
@@ -85,6 +87,10 @@ pub fn wait_with_usage(child: &Child) -> Result<(ExitStatus, Usage)> {
         }
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let usage = Usage { user_seconds: secs(usage.ru_utime), sys_seconds: secs(usage.ru_stime), peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 };
+    let usage = Usage {
+        user_seconds: secs(usage.ru_utime),
+        sys_seconds: secs(usage.ru_stime),
+        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+    };
     Ok((ExitStatus::from_raw(status), usage))
 }

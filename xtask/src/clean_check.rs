@@ -29,7 +29,11 @@ pub const TOUCHED: &str = "kernel/fork.c";
 /// A one-file change as make sees it: the file's mtime moves to now.
 pub fn touch_one_file(tree: &Path) -> Result<()> {
     let file = tree.join(TOUCHED);
-    std::fs::File::options().write(true).open(&file)?.set_modified(std::time::SystemTime::now()).with_context(|| format!("cannot touch {}", file.display()))
+    std::fs::File::options()
+        .write(true)
+        .open(&file)?
+        .set_modified(std::time::SystemTime::now())
+        .with_context(|| format!("cannot touch {}", file.display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
@@ -50,7 +54,9 @@ pub enum Check {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask clean-check --arch x86_64\n  cargo xtask clean-check --checks one-file,incremental --json cc.json")]
+#[command(
+    after_help = "Examples:\n  cargo xtask clean-check --arch x86_64\n  cargo xtask clean-check --checks one-file,incremental --json cc.json"
+)]
 pub struct CleanCheckArgs {
     #[arg(long, default_value = "x86_64")]
     pub arch: String,
@@ -144,13 +150,21 @@ fn make(kb: &Kbuild, layout: Layout, what: &str) -> Result<MakeRun> {
 }
 
 fn counted(run: &MakeRun, stage: Stage) -> Vec<String> {
-    run.steps.iter().filter(|(s, c, _)| *s == stage && *c).map(|(_, _, step)| format!("{} {}", step.tag, step.target)).collect()
+    run.steps
+        .iter()
+        .filter(|(s, c, _)| *s == stage && *c)
+        .map(|(_, _, step)| format!("{} {}", step.tag, step.target))
+        .collect()
 }
 
 fn check_noop(kb: &Kbuild, layout: Layout) -> Result<CheckResult> {
     let run = make(kb, layout, "noop")?;
     let work: Vec<String> = Stage::ALL.iter().flat_map(|s| counted(&run, *s)).collect();
-    let summary = if work.is_empty() { "a second make compiled and linked nothing".to_string() } else { format!("a second make with nothing changed ran {} compile/link steps", work.len()) };
+    let summary = if work.is_empty() {
+        "a second make compiled and linked nothing".to_string()
+    } else {
+        format!("a second make with nothing changed ran {} compile/link steps", work.len())
+    };
     Ok(result(Check::Noop, work.is_empty(), summary, work.into_iter().take(20).collect()))
 }
 
@@ -167,9 +181,12 @@ fn check_one_file(kb: &Kbuild, layout: Layout, target: &validate::Target) -> Res
     let before: Vec<Option<u64>> = ir.iter().map(index_hash).collect();
     touch_one_file(&kb.tree)?;
     let run = make(kb, layout, "one-file")?;
-    let front: BTreeSet<String> = run.steps.iter().filter(|(s, c, _)| *s == Stage::FrontEnd && *c).map(|(_, _, st)| st.target.clone()).collect();
-    let back: BTreeSet<String> = run.steps.iter().filter(|(s, c, _)| *s == Stage::BackEnd && *c).map(|(_, _, st)| st.target.clone()).collect();
-    let changed: BTreeSet<String> = ir.iter().zip(before).filter(|(o, b)| index_hash(o) != *b).map(|(o, _)| o.clone()).collect();
+    let front: BTreeSet<String> =
+        run.steps.iter().filter(|(s, c, _)| *s == Stage::FrontEnd && *c).map(|(_, _, st)| st.target.clone()).collect();
+    let back: BTreeSet<String> =
+        run.steps.iter().filter(|(s, c, _)| *s == Stage::BackEnd && *c).map(|(_, _, st)| st.target.clone()).collect();
+    let changed: BTreeSet<String> =
+        ir.iter().zip(before).filter(|(o, b)| index_hash(o) != *b).map(|(o, _)| o.clone()).collect();
     // What may be rebuilt: natives of recompiled objects and of changed indexes.
     let allowed: BTreeSet<String> = front.iter().chain(&changed).map(|o| layout.native_of(o)).collect();
     let extra: Vec<String> = back.difference(&allowed).cloned().collect();
@@ -186,7 +203,11 @@ fn check_one_file(kb: &Kbuild, layout: Layout, target: &validate::Target) -> Res
     );
     let mut details = Vec::new();
     if !extra.is_empty() {
-        details.push(format!("{} natives rebuilt although neither their IR nor their index changed: {}", extra.len(), extra.iter().take(10).cloned().collect::<Vec<_>>().join(", ")));
+        details.push(format!(
+            "{} natives rebuilt although neither their IR nor their index changed: {}",
+            extra.len(),
+            extra.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        ));
     }
     if !thinlink || !final_link {
         details.push("the change did not reach the thin-link and the final link".into());
@@ -208,7 +229,8 @@ struct Edit {
 
 fn pick_edit(tree: &Path) -> Result<(Edit, String)> {
     let path = home::configs().join("clean-check.toml");
-    let edits: Edits = toml_edit::de::from_str(&std::fs::read_to_string(&path)?).with_context(|| format!("{} is not valid", path.display()))?;
+    let edits: Edits = toml_edit::de::from_str(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("{} is not valid", path.display()))?;
     for e in edits.edit {
         if let Ok(text) = std::fs::read_to_string(tree.join(&e.file)) {
             if text.matches(&e.find).count() == 1 {
@@ -244,7 +266,10 @@ fn check_incremental(kb: &Kbuild, layout: Layout, repo: &Repository, target: &va
     }
     std::fs::create_dir_all(&scratch)?;
     let head = repo.head()?.peel_to_tree()?;
-    repo.checkout_tree(head.as_object(), Some(CheckoutBuilder::new().target_dir(&scratch).update_index(false).force()))?;
+    repo.checkout_tree(
+        head.as_object(),
+        Some(CheckoutBuilder::new().target_dir(&scratch).update_index(false).force()),
+    )?;
     std::fs::write(scratch.join(&edit.file), &changed_text)?;
     std::fs::copy(kb.path(".config"), scratch.join(".config"))?;
     let clean_kb = Kbuild { tree: scratch.clone(), objtree: scratch.clone(), ..kb.clone() };
@@ -254,31 +279,58 @@ fn check_incremental(kb: &Kbuild, layout: Layout, repo: &Repository, target: &va
 
     let mut compared = 0;
     let mut differ = Vec::new();
-    let files: Vec<String> = validate::ir_objects(target).iter().map(|o| layout.native_of(o)).chain(["vmlinux.o".to_string()]).collect();
+    let files: Vec<String> =
+        validate::ir_objects(target).iter().map(|o| layout.native_of(o)).chain(["vmlinux.o".to_string()]).collect();
     for f in &files {
         compared += 1;
         if std::fs::read(kb.path(f)).ok() != std::fs::read(scratch.join(f)).ok() {
             differ.push(f.clone());
         }
     }
-    let summary = format!("changed {} ({}); {} of {compared} natives and vmlinux.o differ from a clean build", edit.file, edit.replace.lines().next().unwrap_or("").trim(), differ.len());
-    let details = if differ.is_empty() { vec![] } else { vec![format!("stale after the incremental build: {}", differ.iter().take(20).cloned().collect::<Vec<_>>().join(", "))] };
+    let summary = format!(
+        "changed {} ({}); {} of {compared} natives and vmlinux.o differ from a clean build",
+        edit.file,
+        edit.replace.lines().next().unwrap_or("").trim(),
+        differ.len()
+    );
+    let details = if differ.is_empty() {
+        vec![]
+    } else {
+        vec![format!(
+            "stale after the incremental build: {}",
+            differ.iter().take(20).cloned().collect::<Vec<_>>().join(", ")
+        )]
+    };
     std::fs::remove_dir_all(&scratch).ok();
     Ok(result(Check::Incremental, differ.is_empty(), summary, details))
 }
 
 fn check_clean(kb: &Kbuild, layout: Layout, repo: &Repository) -> Result<CheckResult> {
     kb.make_quiet(&["clean"])?;
-    let left: Vec<String> = git_tree::untracked(repo)?.into_keys().filter(|p| layout.is_thin_dist_artifact(p)).collect();
-    let summary = if left.is_empty() { "make clean removed every THIN_DIST artifact".to_string() } else { format!("{} THIN_DIST files survive make clean", left.len()) };
+    let left: Vec<String> =
+        git_tree::untracked(repo)?.into_keys().filter(|p| layout.is_thin_dist_artifact(p)).collect();
+    let summary = if left.is_empty() {
+        "make clean removed every THIN_DIST artifact".to_string()
+    } else {
+        format!("{} THIN_DIST files survive make clean", left.len())
+    };
     Ok(result(Check::Clean, left.is_empty(), summary, group(&left).into_iter().map(|g| format!("left: {g}")).collect()))
 }
 
 fn check_mrproper(kb: &Kbuild, repo: &Repository, before: &BTreeMap<String, bool>) -> Result<CheckResult> {
     kb.make_quiet(&["mrproper"])?;
     let left: Vec<String> = git_tree::untracked(repo)?.into_keys().filter(|p| !before.contains_key(p)).collect();
-    let summary = if left.is_empty() { "make mrproper left the tree as committed".to_string() } else { format!("{} files survive make mrproper", left.len()) };
-    Ok(result(Check::Mrproper, left.is_empty(), summary, group(&left).into_iter().map(|g| format!("left: {g}")).collect()))
+    let summary = if left.is_empty() {
+        "make mrproper left the tree as committed".to_string()
+    } else {
+        format!("{} files survive make mrproper", left.len())
+    };
+    Ok(result(
+        Check::Mrproper,
+        left.is_empty(),
+        summary,
+        group(&left).into_iter().map(|g| format!("left: {g}")).collect(),
+    ))
 }
 
 pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
@@ -287,7 +339,8 @@ pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
     // so that "incremental equals clean" compares the same release string.
     std::env::set_var("LOCALVERSION", "");
     let p = build::prepared_tree(global)?;
-    let repo = git_tree::open(&p.tree.root)?.context("clean-check needs the tree in git (setup imports a tarball as one)")?;
+    let repo =
+        git_tree::open(&p.tree.root)?.context("clean-check needs the tree in git (setup imports a tarball as one)")?;
     let arch = Arch::load(&args.arch)?;
     let kb = Kbuild::new(&p.tree.root, None, arch, Toolchain::select(args.tools.llvm.as_deref())?, args.tools.jobs)?;
     let wanted = |c: Check| args.checks.is_empty() || args.checks.contains(&c);
@@ -300,11 +353,22 @@ pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
         git_tree::untracked(&repo)?
     };
     if !built {
-        let build_args = BuildArgs { target: Target { arch: args.arch.clone(), out: None, json: None }, config: args.config.clone(), fragment: vec![], tools: args.tools.clone() };
+        let build_args = BuildArgs {
+            target: Target { arch: args.arch.clone(), out: None, json: None },
+            config: args.config.clone(),
+            fragment: vec![],
+            tools: args.tools.clone(),
+        };
         build::run(&build_args, global)?;
     }
-    let created: BTreeMap<String, bool> = git_tree::untracked(&repo)?.into_iter().filter(|(k, _)| !before.contains_key(k)).collect();
-    let target = validate::Target { objtree: &kb.objtree, layout: p.layout, elf_machine: kb.arch.elf_machine, image: &kb.arch.image };
+    let created: BTreeMap<String, bool> =
+        git_tree::untracked(&repo)?.into_iter().filter(|(k, _)| !before.contains_key(k)).collect();
+    let target = validate::Target {
+        objtree: &kb.objtree,
+        layout: p.layout,
+        elf_machine: kb.arch.elf_machine,
+        image: &kb.arch.image,
+    };
 
     // Checks that need the build run first; clean and mrproper end it.
     let mut results = Vec::new();
@@ -328,7 +392,14 @@ pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
     }
     results.sort_by_key(|r| r.check);
     let ok = results.iter().all(|r| r.ok);
-    let report = Report { tree: p.tree.root.display().to_string(), version: p.tree.version.to_string(), layout: p.layout.to_string(), arch: args.arch.clone(), checks: results, ok };
+    let report = Report {
+        tree: p.tree.root.display().to_string(),
+        version: p.tree.version.to_string(),
+        layout: p.layout.to_string(),
+        arch: args.arch.clone(),
+        checks: results,
+        ok,
+    };
     println!("thindist clean-check: Linux {} (layout {}) {}", report.version, report.layout, report.arch);
     for r in &report.checks {
         println!("  {} {:?}: {}", if r.ok { "PASS" } else { "FAIL" }, r.check, r.summary);
@@ -340,7 +411,10 @@ pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
         crate::report::write_json(path, &report)?;
     }
     if !ok {
-        bail!("clean-check failed: {}", report.checks.iter().filter(|r| !r.ok).map(|r| format!("{:?}", r.check)).collect::<Vec<_>>().join(", "));
+        bail!(
+            "clean-check failed: {}",
+            report.checks.iter().filter(|r| !r.ok).map(|r| format!("{:?}", r.check)).collect::<Vec<_>>().join(", ")
+        );
     }
     Ok(report)
 }
@@ -357,7 +431,13 @@ mod tests {
         assert_eq!(kind_of("vmlinux"), "vmlinux");
         assert_eq!(kind_of("System.map"), "*.map");
         let g = group(&["a/x.o_thinlto_native".into(), "b/y.o_thinlto_native".into(), "vmlinux.thinlink".into()]);
-        assert_eq!(g, ["2 files *.o_thinlto_native: a/x.o_thinlto_native, b/y.o_thinlto_native", "1 files *.thinlink: vmlinux.thinlink"]);
+        assert_eq!(
+            g,
+            [
+                "2 files *.o_thinlto_native: a/x.o_thinlto_native, b/y.o_thinlto_native",
+                "1 files *.thinlink: vmlinux.thinlink"
+            ]
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &
     match base {
         BaseConfig::Target(t) => kb.make_quiet(&[t])?,
         BaseConfig::File(f) => {
-            std::fs::copy(f, &dot_config).with_context(|| format!("cannot copy {} to {}", f.display(), dot_config.display()))?;
+            std::fs::copy(f, &dot_config)
+                .with_context(|| format!("cannot copy {} to {}", f.display(), dot_config.display()))?;
         }
     }
     // Fragments are appended: Kconfig takes the last value of a symbol.

@@ -9,7 +9,9 @@ use crate::deps;
 use crate::setup::{self, SetupArgs};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask demo --yes            # installs what is missing (root), then runs\n  cargo xtask demo --arch riscv")]
+#[command(
+    after_help = "Examples:\n  cargo xtask demo --yes            # installs what is missing (root), then runs\n  cargo xtask demo --arch riscv"
+)]
 pub struct DemoArgs {
     #[arg(long, default_value = "x86_64")]
     pub arch: String,
@@ -24,11 +26,15 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<()> {
     let tarball = deps::kernel_tarball("6.12")?;
     if !tarball.is_file() {
         if !args.yes {
-            bail!("{} is missing; run `cargo xtask demo --yes` (as root) to install it, or `cargo xtask deps`", tarball.display());
+            bail!(
+                "{} is missing; run `cargo xtask demo --yes` (as root) to install it, or `cargo xtask deps`",
+                tarball.display()
+            );
         }
         deps::run(true)?;
     }
-    let setup_args = SetupArgs { source: Some(tarball), series: None, force: false, dry_run: false, revert: false, patches: None };
+    let setup_args =
+        SetupArgs { source: Some(tarball), series: None, force: false, dry_run: false, revert: false, patches: None };
     setup::run(&setup_args, global)?;
     // Later commands find the tree through the state that setup just wrote.
     let global = Global { kernel: None, ..global.clone() };

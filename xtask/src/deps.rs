@@ -49,7 +49,10 @@ fn load() -> Result<DepsFile> {
 pub fn kernel_tarball(line: &str) -> Result<PathBuf> {
     let deps = load()?;
     let k = deps.kernel.get(line).with_context(|| {
-        format!("no kernel source known for {line}; known: {}", deps.kernel.keys().cloned().collect::<Vec<_>>().join(", "))
+        format!(
+            "no kernel source known for {line}; known: {}",
+            deps.kernel.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
     })?;
     Ok(match &k.tarball {
         Some(t) => PathBuf::from(t),
@@ -59,10 +62,20 @@ pub fn kernel_tarball(line: &str) -> Result<PathBuf> {
 
 /// One step of an installation, printable as a shell command.
 enum Step {
-    Write { path: PathBuf, text: String },
-    Run { argv: Vec<String>, cwd: Option<PathBuf> },
+    Write {
+        path: PathBuf,
+        text: String,
+    },
+    Run {
+        argv: Vec<String>,
+        cwd: Option<PathBuf>,
+    },
     /// Take the tarball out of a downloaded .deb.
-    ExtractDeb { dir: PathBuf, package: String, dest: PathBuf },
+    ExtractDeb {
+        dir: PathBuf,
+        package: String,
+        dest: PathBuf,
+    },
 }
 
 impl Step {
@@ -131,11 +144,7 @@ fn shell_quote(s: &str) -> String {
 fn installed(sh: &Shell, packages: &[String]) -> Result<Vec<String>> {
     // Unknown packages make dpkg-query exit 1; their absence from the output is the answer.
     let format = "-f=${Package}\t${Status}\n";
-    let out = cmd!(sh, "dpkg-query -W {format} {packages...}")
-        .quiet()
-        .ignore_status()
-        .ignore_stderr()
-        .read()?;
+    let out = cmd!(sh, "dpkg-query -W {format} {packages...}").quiet().ignore_status().ignore_stderr().read()?;
     Ok(out
         .lines()
         .filter_map(|l| l.split_once('\t'))
@@ -204,7 +213,10 @@ fn plan(sh: &Shell) -> Result<Vec<Step>> {
         for dir in ["lists/partial", "cache/archives/partial", "debs"] {
             steps.push(Step::run_argv(&["mkdir", "-p", &root.join(dir).to_string_lossy()]));
         }
-        steps.push(Step::Write { path: root.join("sources.list.d").join(format!("{suite}.sources")), text: apt_sources::stanza(&mirror, suite) });
+        steps.push(Step::Write {
+            path: root.join("sources.list.d").join(format!("{suite}.sources")),
+            text: apt_sources::stanza(&mirror, suite),
+        });
         let opts = private_apt_options(&root);
         let mut update = vec!["apt-get".to_string()];
         update.extend(opts.iter().cloned());
@@ -214,7 +226,11 @@ fn plan(sh: &Shell) -> Result<Vec<Step>> {
         download.extend(opts);
         download.extend(["download".to_string(), k.package.clone()]);
         steps.push(Step::Run { argv: download, cwd: Some(root.join("debs")) });
-        steps.push(Step::ExtractDeb { dir: root.join("debs"), package: k.package.clone(), dest: kernel_tarball(line)? });
+        steps.push(Step::ExtractDeb {
+            dir: root.join("debs"),
+            package: k.package.clone(),
+            dest: kernel_tarball(line)?,
+        });
     }
     Ok(steps)
 }

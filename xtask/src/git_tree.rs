@@ -88,11 +88,10 @@ pub fn import_baseline(root: &Path, origin: &str) -> Result<(Repository, Vec<Str
             );
         }
     }
-    let repo = Repository::init(root).with_context(|| format!("cannot create a git repository in {}", root.display()))?;
+    let repo =
+        Repository::init(root).with_context(|| format!("cannot create a git repository in {}", root.display()))?;
     let mut index = repo.index()?;
-    index
-        .add_all(["*"], IndexAddOption::FORCE, None)
-        .context("cannot add the tree's files to the git index")?;
+    index.add_all(["*"], IndexAddOption::FORCE, None).context("cannot add the tree's files to the git index")?;
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
     let sig = committer(&repo)?;
@@ -138,7 +137,10 @@ mod tests {
         dirty.sort();
         assert_eq!(dirty, ["Makefile", "new.c"]);
         let untracked = untracked(&repo).unwrap();
-        assert_eq!(untracked.into_iter().collect::<Vec<_>>(), [("built.o".to_string(), true), ("new.c".to_string(), false)]);
+        assert_eq!(
+            untracked.into_iter().collect::<Vec<_>>(),
+            [("built.o".to_string(), true), ("new.c".to_string(), false)]
+        );
         assert!(import_baseline(dir.path(), "again").is_err());
     }
 }

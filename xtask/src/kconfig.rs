@@ -184,7 +184,13 @@ pub fn depends_of(tree: &Path, sym: &str) -> Vec<String> {
             let t = line.trim();
             if let Some(name) = t.strip_prefix("config ").or_else(|| t.strip_prefix("menuconfig ")) {
                 inside = name.trim() == sym;
-            } else if inside && (t.starts_with("choice") || t.starts_with("endchoice") || t.starts_with("menu") || t.starts_with("if ") || t.starts_with("source")) {
+            } else if inside
+                && (t.starts_with("choice")
+                    || t.starts_with("endchoice")
+                    || t.starts_with("menu")
+                    || t.starts_with("if ")
+                    || t.starts_with("source"))
+            {
                 inside = false;
             } else if inside {
                 if let Some(dep) = t.strip_prefix("depends on ") {
@@ -288,9 +294,14 @@ mod tests {
             "config HAS_LTO_CLANG\n\tdef_bool y\n\tdepends on CC_IS_CLANG && LD_IS_LLD\n\tdepends on !GCOV_KERNEL\n\nchoice\n\tprompt \"LTO\"\n\nconfig LTO_CLANG_THIN_DIST\n\tbool \"dist\"\n\tdepends on HAS_LTO_CLANG && ARCH_SUPPORTS_LTO_CLANG_THIN\n\nendchoice\n",
         )
         .unwrap();
-        let v = vals("CONFIG_CC_IS_CLANG=y\nCONFIG_LD_IS_LLD=y\nCONFIG_GCOV_KERNEL=y\nCONFIG_ARCH_SUPPORTS_LTO_CLANG_THIN=y\n");
+        let v = vals(
+            "CONFIG_CC_IS_CLANG=y\nCONFIG_LD_IS_LLD=y\nCONFIG_GCOV_KERNEL=y\nCONFIG_ARCH_SUPPORTS_LTO_CLANG_THIN=y\n",
+        );
         let why = explain(dir.path(), "LTO_CLANG_THIN_DIST", &v).join("\n");
-        assert!(why.contains("LTO_CLANG_THIN_DIST depends on `HAS_LTO_CLANG && ARCH_SUPPORTS_LTO_CLANG_THIN`"), "{why}");
+        assert!(
+            why.contains("LTO_CLANG_THIN_DIST depends on `HAS_LTO_CLANG && ARCH_SUPPORTS_LTO_CLANG_THIN`"),
+            "{why}"
+        );
         assert!(why.contains("HAS_LTO_CLANG depends on `!GCOV_KERNEL`, which is n here (GCOV_KERNEL=y)"), "{why}");
         assert!(!why.contains("CC_IS_CLANG && LD_IS_LLD"), "met dependencies are not blamed: {why}");
     }

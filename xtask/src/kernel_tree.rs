@@ -20,10 +20,8 @@ impl KernelTree {
             bail!("{} is not a directory; give the top of a Linux source tree or a source tarball", dir.display());
         }
         let root = dir.canonicalize().with_context(|| format!("cannot resolve {}", dir.display()))?;
-        let missing: Vec<&str> = ["Makefile", "Kconfig", "scripts/Kbuild.include"]
-            .into_iter()
-            .filter(|p| !root.join(p).is_file())
-            .collect();
+        let missing: Vec<&str> =
+            ["Makefile", "Kconfig", "scripts/Kbuild.include"].into_iter().filter(|p| !root.join(p).is_file()).collect();
         if !missing.is_empty() {
             bail!(
                 "{} is not a Linux source tree: missing {}; give the directory that holds the kernel's top-level Makefile",
@@ -32,8 +30,9 @@ impl KernelTree {
             );
         }
         let makefile = std::fs::read_to_string(root.join("Makefile"))?;
-        let version = KernelVersion::from_makefile(&makefile)
-            .with_context(|| format!("{} is not a Linux source tree: its Makefile has no kernel version", root.display()))?;
+        let version = KernelVersion::from_makefile(&makefile).with_context(|| {
+            format!("{} is not a Linux source tree: its Makefile has no kernel version", root.display())
+        })?;
         Ok(Self { root, version })
     }
 

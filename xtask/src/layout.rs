@@ -74,10 +74,18 @@ impl Layout {
             return self.is_thin_dist_artifact(inner);
         }
         let own: &[&str] = match self {
-            Layout::V3 => &["vmlinux.thinlink", ".vmlinux_thinlto_bc_files", ".tmp_initcalls_thinlink.lds", "vmlinux.a_thinlto_native"],
+            Layout::V3 => &[
+                "vmlinux.thinlink",
+                ".vmlinux_thinlto_bc_files",
+                ".tmp_initcalls_thinlink.lds",
+                "vmlinux.a_thinlto_native",
+            ],
             Layout::Mainline => &["vmlinux.thinlto-index", "builtin.order", "built-in-fixup.a"],
         };
-        self.is_native(path) || name.ends_with(".o.thinlto.bc") || own.contains(&name) || path.contains(".tmp_thinlto_index/")
+        self.is_native(path)
+            || name.ends_with(".o.thinlto.bc")
+            || own.contains(&name)
+            || path.contains(".tmp_thinlto_index/")
     }
 
     /// Whether a path is a back-end output of this layout.
@@ -158,7 +166,9 @@ mod tests {
         assert!(Layout::V3.is_thin_dist_artifact("init/.main.o_thinlto_native.cmd"));
         assert!(Layout::V3.is_thin_dist_artifact("init/main.o.thinlto.bc"));
         assert!(Layout::V3.is_thin_dist_artifact(".vmlinux_thinlto_bc_files"));
-        assert!(!Layout::V3.is_thin_dist_artifact("init/main.o") && !Layout::V3.is_thin_dist_artifact("init/.main.o.cmd"));
+        assert!(
+            !Layout::V3.is_thin_dist_artifact("init/main.o") && !Layout::V3.is_thin_dist_artifact("init/.main.o.cmd")
+        );
         assert!(Layout::Mainline.is_thin_dist_artifact(".vmlinux.thinlto-index.cmd"));
         assert!(!Layout::Mainline.is_thin_dist_artifact("vmlinux.thinlink"));
         assert!("v4".parse::<Layout>().is_err());

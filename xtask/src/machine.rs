@@ -21,7 +21,9 @@ fn field(text: &str, key: &str, sep: char) -> Option<String> {
 
 pub fn describe() -> Machine {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let kib: f64 = field(&read("/proc/meminfo"), "MemTotal", ':').and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = field(&read("/proc/meminfo"), "MemTotal", ':')
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
     Machine {
         cpu: field(&read("/proc/cpuinfo"), "model name", ':').unwrap_or_else(|| "unknown".into()),
         cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
@@ -43,8 +45,14 @@ mod tests {
 
     #[test]
     fn reads_both_field_styles() {
-        assert_eq!(field("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n", "model name", ':').as_deref(), Some("AMD EPYC 7B13"));
-        assert_eq!(field("NAME=\"Debian\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n", "PRETTY_NAME", '=').as_deref(), Some("Debian GNU/Linux 12 (bookworm)"));
+        assert_eq!(
+            field("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n", "model name", ':').as_deref(),
+            Some("AMD EPYC 7B13")
+        );
+        assert_eq!(
+            field("NAME=\"Debian\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n", "PRETTY_NAME", '=').as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
         assert_eq!(field("a: 1\n", "b", ':'), None);
     }
 }

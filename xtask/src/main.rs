@@ -25,8 +25,8 @@ mod layout;
 mod lto_mode;
 mod machine;
 mod make_driver;
-mod mode_build;
 mod mbox;
+mod mode_build;
 mod progress;
 mod report;
 mod series;
@@ -53,7 +53,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check for (and with --yes, as root, install) clang/lld 19, QEMU and kernel sources.
-    #[command(after_help = "Examples:\n  cargo xtask deps          # list what is missing, exit non-zero if anything is\n  cargo xtask deps --yes    # install it (root, Debian 12)")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask deps          # list what is missing, exit non-zero if anything is\n  cargo xtask deps --yes    # install it (root, Debian 12)"
+    )]
     Deps {
         /// Install what is missing (needs root).
         #[arg(long)]
@@ -64,7 +66,9 @@ enum Command {
     /// Configure and build a THIN_DIST kernel, following its stages, then validate it.
     Build(build::BuildArgs),
     /// Check an existing THIN_DIST build's artifacts without running make.
-    #[command(after_help = "Examples:\n  cargo xtask validate --arch riscv --out /tmp/riscv\n  cargo xtask validate --json checks.json")]
+    #[command(
+        after_help = "Examples:\n  cargo xtask validate --arch riscv --out /tmp/riscv\n  cargo xtask validate --json checks.json"
+    )]
     Validate(build::Target),
     /// Prove the build's bookkeeping: ignore rules, clean, mrproper, no-op, one-file and incremental rebuilds.
     CleanCheck(clean_check::CleanCheckArgs),

@@ -44,7 +44,8 @@ pub struct MakeRun {
 impl MakeRun {
     /// The failing compiler message and make's error line, if any.
     pub fn failure_summary(&self) -> String {
-        let diagnostics: Vec<&String> = self.tail.iter().filter(|l| l.contains("error:") || l.contains("Error ") || l.contains("*** ")).collect();
+        let diagnostics: Vec<&String> =
+            self.tail.iter().filter(|l| l.contains("error:") || l.contains("Error ") || l.contains("*** ")).collect();
         let lines: Vec<&String> = if diagnostics.is_empty() { self.tail.iter().collect() } else { diagnostics };
         let start = lines.len().saturating_sub(25);
         lines[start..].iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
@@ -72,9 +73,14 @@ struct Display {
 impl Display {
     fn new(stages: &'static [Stage]) -> Self {
         let interactive = progress::interactive();
-        let multi = MultiProgress::with_draw_target(if interactive { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-        let colour = std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
-        let style = if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
+        let multi = MultiProgress::with_draw_target(if interactive {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let colour = progress::colour();
+        let style =
+            if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
         let bars = stages
             .iter()
             .map(|s| {
@@ -134,7 +140,8 @@ pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> R
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut log_file = BufWriter::new(File::create(log).with_context(|| format!("cannot create log {}", log.display()))?);
+    let mut log_file =
+        BufWriter::new(File::create(log).with_context(|| format!("cannot create log {}", log.display()))?);
     writeln!(log_file, "$ {}", argv.join(" "))?;
 
     let mut run = child::spawn(argv)?;
@@ -162,7 +169,12 @@ pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> R
         let now = Instant::now();
         if stage != current {
             if let Some(f) = first_seen[current as usize] {
-                let time = StageTime { stage: current, steps: counts[current as usize], start: f.duration_since(started).as_secs_f64(), seconds: now.duration_since(f).as_secs_f64() };
+                let time = StageTime {
+                    stage: current,
+                    steps: counts[current as usize],
+                    start: f.duration_since(started).as_secs_f64(),
+                    seconds: now.duration_since(f).as_secs_f64(),
+                };
                 display.finish_stage(current, &time);
             }
             current = stage;
@@ -182,13 +194,19 @@ pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> R
     let seconds = started.elapsed().as_secs_f64();
     // A stage lasts from its first step until the next stage's first step.
     let end = Instant::now();
-    let seen: Vec<(Stage, Instant)> = Stage::ALL.iter().filter_map(|s| first_seen[*s as usize].map(|t| (*s, t))).collect();
+    let seen: Vec<(Stage, Instant)> =
+        Stage::ALL.iter().filter_map(|s| first_seen[*s as usize].map(|t| (*s, t))).collect();
     let stages: Vec<StageTime> = seen
         .iter()
         .enumerate()
         .map(|(k, (s, t))| {
             let until = seen.get(k + 1).map(|n| n.1).unwrap_or(end);
-            StageTime { stage: *s, steps: counts[*s as usize], start: t.duration_since(started).as_secs_f64(), seconds: until.duration_since(*t).as_secs_f64() }
+            StageTime {
+                stage: *s,
+                steps: counts[*s as usize],
+                start: t.duration_since(started).as_secs_f64(),
+                seconds: until.duration_since(*t).as_secs_f64(),
+            }
         })
         .collect();
     if status.success() {
@@ -200,7 +218,19 @@ pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> R
     writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;
     log_file.flush()?;
     if guard.interrupted() {
-        bail!("interrupted: make and its compilers were stopped; run the same command again to continue (log: {})", log.display());
+        bail!(
+            "interrupted: make and its compilers were stopped; run the same command again to continue (log: {})",
+            log.display()
+        );
     }
-    Ok(MakeRun { argv: argv.to_vec(), log: log.to_path_buf(), stages, seconds, usage, success: status.success(), tail: tail.into(), steps })
+    Ok(MakeRun {
+        argv: argv.to_vec(),
+        log: log.to_path_buf(),
+        stages,
+        seconds,
+        usage,
+        success: status.success(),
+        tail: tail.into(),
+        steps,
+    })
 }

@@ -56,7 +56,12 @@ impl ModeBuild {
         let pipeline = self.mode.pipeline(self.configured.prepared.layout);
         let run = make_driver::run(&self.argv, &self.configured.kb.objtree, pipeline, &log)?;
         if !run.success {
-            bail!("the {} {what} build failed:\n{}\nfull output: {}", self.mode, run.failure_summary(), run.log.display());
+            bail!(
+                "the {} {what} build failed:\n{}\nfull output: {}",
+                self.mode,
+                run.failure_summary(),
+                run.log.display()
+            );
         }
         Ok(run)
     }
@@ -91,5 +96,9 @@ pub fn incremental(builds: &[ModeBuild]) -> Result<Vec<Incremental>> {
     let tree = &builds.first().context("no builds")?.configured.prepared.tree.root;
     clean_check::touch_one_file(tree)?;
     let ones = builds.iter().map(|b| b.make("one-file")).collect::<Result<Vec<_>>>()?;
-    Ok(noops.iter().zip(&ones).map(|(n, o)| Incremental { noop: n.into(), one_file: o.into(), touched: clean_check::TOUCHED }).collect())
+    Ok(noops
+        .iter()
+        .zip(&ones)
+        .map(|(n, o)| Incremental { noop: n.into(), one_file: o.into(), touched: clean_check::TOUCHED })
+        .collect())
 }

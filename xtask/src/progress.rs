@@ -16,8 +16,8 @@ pub fn interactive() -> bool {
     std::io::stderr().is_terminal()
 }
 
-fn colour() -> bool {
-    std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+pub fn colour() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A progress bar that stops its plain-line reporter when dropped.

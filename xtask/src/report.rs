@@ -41,7 +41,10 @@ pub struct BuildReport {
 
 impl BuildReport {
     pub fn print(&self) {
-        println!("thindist build: Linux {} ({}, layout {}) {} {}", self.kernel.version, self.kernel.series, self.kernel.layout, self.arch, self.config);
+        println!(
+            "thindist build: Linux {} ({}, layout {}) {} {}",
+            self.kernel.version, self.kernel.series, self.kernel.layout, self.arch, self.config
+        );
         println!("  toolchain: {} / {}", self.toolchain.clang, self.toolchain.lld);
         println!("  objtree:   {}", self.objtree);
         for s in &self.stages {

@@ -37,9 +37,10 @@ pub struct Series {
 impl Series {
     pub fn load(dir: &Path) -> Result<Self> {
         let toml_path = dir.join("series.toml");
-        let text = std::fs::read_to_string(&toml_path).with_context(|| format!("cannot read {}", toml_path.display()))?;
-        let file: SeriesFile =
-            toml_edit::de::from_str(&text).with_context(|| format!("{} is not a valid series file", toml_path.display()))?;
+        let text =
+            std::fs::read_to_string(&toml_path).with_context(|| format!("cannot read {}", toml_path.display()))?;
+        let file: SeriesFile = toml_edit::de::from_str(&text)
+            .with_context(|| format!("{} is not a valid series file", toml_path.display()))?;
         let name = dir.file_name().and_then(|n| n.to_str()).context("series directory has no name")?.to_string();
         let patches = file.patches.iter().map(|p| dir.join(p)).collect::<Vec<_>>();
         if patches.is_empty() {
@@ -58,7 +59,12 @@ impl Series {
             notes: file.notes,
         };
         if series.min_kernel > series.max_kernel {
-            bail!("{}: min_kernel {} is newer than max_kernel {}", toml_path.display(), series.min_kernel, series.max_kernel);
+            bail!(
+                "{}: min_kernel {} is newer than max_kernel {}",
+                toml_path.display(),
+                series.min_kernel,
+                series.max_kernel
+            );
         }
         Ok(series)
     }
@@ -80,7 +86,8 @@ impl Series {
 /// Every series under `patches_dir`, sorted by name.
 pub fn load_all(patches_dir: &Path) -> Result<Vec<Series>> {
     let mut all = Vec::new();
-    let entries = std::fs::read_dir(patches_dir).with_context(|| format!("cannot read patch directory {}", patches_dir.display()))?;
+    let entries = std::fs::read_dir(patches_dir)
+        .with_context(|| format!("cannot read patch directory {}", patches_dir.display()))?;
     for entry in entries {
         let dir = entry?.path();
         if dir.join("series.toml").is_file() {
@@ -167,7 +174,11 @@ mod tests {
         assert!(load_all(root.path()).unwrap_err().to_string().contains("newer than"));
         let dir = root.path().join("bad");
         std::fs::remove_file(dir.join("0001-x.patch")).unwrap();
-        std::fs::write(dir.join("series.toml"), "description=\"\"\nmin_kernel=\"6.1\"\nmax_kernel=\"6.2\"\nlayout=\"v3\"\npatches=[\"0001-x.patch\"]\n").unwrap();
+        std::fs::write(
+            dir.join("series.toml"),
+            "description=\"\"\nmin_kernel=\"6.1\"\nmax_kernel=\"6.2\"\nlayout=\"v3\"\npatches=[\"0001-x.patch\"]\n",
+        )
+        .unwrap();
         assert!(Series::load(&dir).unwrap_err().to_string().contains("does not exist"));
     }
 

@@ -60,9 +60,17 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
     let mut state = global.load_state()?;
     match support {
         TreeSupport::Mainline => {
-            println!("Linux {} has mainline's own distributed ThinLTO (layout: mainline); nothing to apply", tree.version);
+            println!(
+                "Linux {} has mainline's own distributed ThinLTO (layout: mainline); nothing to apply",
+                tree.version
+            );
             if !args.dry_run {
-                let record = TreeRecord { version: tree.version.to_string(), series: "mainline".into(), layout: "mainline".into(), ..Default::default() };
+                let record = TreeRecord {
+                    version: tree.version.to_string(),
+                    series: "mainline".into(),
+                    layout: "mainline".into(),
+                    ..Default::default()
+                };
                 state.set_tree(&tree.root, &record);
                 state.set_current(&tree.root);
                 state.save()?;
@@ -70,7 +78,11 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
             return Ok(());
         }
         TreeSupport::OurSeries => {
-            let known = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).or_else(|| series_from_branch(&tree.root));
+            let known = state
+                .tree(&tree.root)
+                .map(|r| r.series)
+                .filter(|s| !s.is_empty())
+                .or_else(|| series_from_branch(&tree.root));
             if let Some(name) = &known {
                 if complete_series(args, &tree, name)? {
                     if !args.dry_run {
@@ -86,7 +98,8 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
             );
             if !args.dry_run && state.tree(&tree.root).is_none() {
                 let series = known.clone().unwrap_or_else(|| "unknown".into());
-                let record = TreeRecord { version: tree.version.to_string(), series, layout: "v3".into(), ..Default::default() };
+                let record =
+                    TreeRecord { version: tree.version.to_string(), series, layout: "v3".into(), ..Default::default() };
                 state.set_tree(&tree.root, &record);
             }
             if !args.dry_run {
@@ -101,13 +114,23 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
     let patches_dir = args.patches.clone().unwrap_or_else(|| home::project_root().join("patches"));
     let all = series::load_all(&patches_dir)?;
     let chosen = series::select(&all, &tree.version, args.series.as_deref())?;
-    println!("series: {} ({} patches, layout {}, for Linux {}): {}", chosen.name, chosen.patches.len(), chosen.layout, chosen.range(), chosen.description);
+    println!(
+        "series: {} ({} patches, layout {}, for Linux {}): {}",
+        chosen.name,
+        chosen.patches.len(),
+        chosen.layout,
+        chosen.range(),
+        chosen.description
+    );
     let patches = apply::read_series(chosen)?;
 
     let repo = match git_tree::open(&tree.root)? {
         Some(repo) => repo,
         None if args.dry_run => {
-            println!("dry run: {} is not a git repository; setup would import it as a baseline commit, then apply:", tree.root.display());
+            println!(
+                "dry run: {} is not a git repository; setup would import it as a baseline commit, then apply:",
+                tree.root.display()
+            );
             list_patches(&patches);
             return Ok(());
         }
@@ -217,7 +240,10 @@ fn list_patches(patches: &[apply::Patch]) {
 fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
     if !tarball::is_tarball(source) {
         if source.is_file() {
-            bail!("{} is a file but not a source tarball; give a kernel directory or a .tar.xz/.tar.gz tarball", source.display());
+            bail!(
+                "{} is a file but not a source tarball; give a kernel directory or a .tar.xz/.tar.gz tarball",
+                source.display()
+            );
         }
         return Ok(Some(source.to_path_buf()));
     }
@@ -228,12 +254,17 @@ fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
         return Ok(Some(dest));
     }
     if dry_run {
-        println!("dry run: setup would extract {} into {} and import it as a git baseline", source.display(), dest.display());
+        println!(
+            "dry run: setup would extract {} into {} and import it as a git baseline",
+            source.display(),
+            dest.display()
+        );
         return Ok(None);
     }
     if dest.exists() {
         // A previous import stopped half way: start again from the tarball.
-        std::fs::remove_dir_all(&dest).with_context(|| format!("cannot remove the incomplete tree {}", dest.display()))?;
+        std::fs::remove_dir_all(&dest)
+            .with_context(|| format!("cannot remove the incomplete tree {}", dest.display()))?;
     }
     tarball::extract(source, &dest)?;
     let origin = source.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
@@ -246,13 +277,21 @@ fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
 fn revert(tree: &KernelTree, force: bool, global: &Global) -> Result<()> {
     let mut state = global.load_state()?;
     let record = state.tree(&tree.root).filter(|r| r.original_commit.is_some()).with_context(|| {
-        format!("{} records no series applied by setup to {}; nothing to revert", state.path().display(), tree.root.display())
+        format!(
+            "{} records no series applied by setup to {}; nothing to revert",
+            state.path().display(),
+            tree.root.display()
+        )
     })?;
-    let (branch, commit) = (record.branch.clone().unwrap_or_default(), record.original_commit.clone().unwrap_or_default());
+    let (branch, commit) =
+        (record.branch.clone().unwrap_or_default(), record.original_commit.clone().unwrap_or_default());
     let repo = git_tree::open(&tree.root)?.context("the tree is no longer a git repository")?;
     let head = repo.head()?;
     if head.name() != Some(&format!("refs/heads/{branch}")) {
-        bail!("HEAD is not on {branch} (it is on {}); check out {branch} first, or revert by hand", head.shorthand().unwrap_or("a detached commit"));
+        bail!(
+            "HEAD is not on {branch} (it is on {}); check out {branch} first, or revert by hand",
+            head.shorthand().unwrap_or("a detached commit")
+        );
     }
     let dirty = git_tree::dirty_files(&repo)?;
     if !dirty.is_empty() && !force {

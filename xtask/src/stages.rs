@@ -180,16 +180,29 @@ mod tests {
         use Stage::*;
         let got = run(
             Pipeline::Distributed(Layout::Mainline),
-            &["  CC      init/main.o", "  GEN     builtin.order", "  LD      vmlinux.thinlto-index", "  CC      init/main.thinlto-native.o", "  GEN     vmlinux.a", "  LD      vmlinux.o"],
+            &[
+                "  CC      init/main.o",
+                "  GEN     builtin.order",
+                "  LD      vmlinux.thinlto-index",
+                "  CC      init/main.thinlto-native.o",
+                "  GEN     vmlinux.a",
+                "  LD      vmlinux.o",
+            ],
         );
-        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [FrontEnd, FrontEnd, ThinLink, BackEnd, BackEnd, FinalLink]);
+        assert_eq!(
+            got.iter().map(|g| g.0).collect::<Vec<_>>(),
+            [FrontEnd, FrontEnd, ThinLink, BackEnd, BackEnd, FinalLink]
+        );
         assert_eq!(got.iter().filter(|g| g.1).count(), 4);
     }
 
     #[test]
     fn incremental_build_may_skip_stages() {
         use Stage::*;
-        let got = run(Pipeline::Distributed(Layout::V3), &["  CC      kernel/fork.o", "  LD      vmlinux.o", "  LD      vmlinux"]);
+        let got = run(
+            Pipeline::Distributed(Layout::V3),
+            &["  CC      kernel/fork.o", "  LD      vmlinux.o", "  LD      vmlinux"],
+        );
         assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [FrontEnd, FinalLink, FinalLink]);
     }
 
@@ -198,9 +211,26 @@ mod tests {
         use Stage::*;
         let got = run(
             Pipeline::InProcess,
-            &["  CC      init/main.o", "  AR      vmlinux.a", "  LD      vmlinux.o", "  OBJCOPY modules.builtin.modinfo", "  LD      .tmp_vmlinux1", "  LD      vmlinux"],
+            &[
+                "  CC      init/main.o",
+                "  AR      vmlinux.a",
+                "  LD      vmlinux.o",
+                "  OBJCOPY modules.builtin.modinfo",
+                "  LD      .tmp_vmlinux1",
+                "  LD      vmlinux",
+            ],
         );
-        assert_eq!(got, [(FrontEnd, true), (FrontEnd, false), (LtoLink, true), (FinalLink, false), (FinalLink, true), (FinalLink, true)]);
+        assert_eq!(
+            got,
+            [
+                (FrontEnd, true),
+                (FrontEnd, false),
+                (LtoLink, true),
+                (FinalLink, false),
+                (FinalLink, true),
+                (FinalLink, true)
+            ]
+        );
         assert!(got.iter().all(|(s, _)| Pipeline::InProcess.stages().contains(s)));
     }
 }

@@ -32,7 +32,11 @@ pub struct State {
 impl State {
     pub fn load(path: &Path) -> Result<Self> {
         let (doc, fresh) = match std::fs::read_to_string(path) {
-            Ok(text) => (text.parse::<DocumentMut>().with_context(|| format!("{} is not valid TOML; fix or delete it", path.display()))?, false),
+            Ok(text) => (
+                text.parse::<DocumentMut>()
+                    .with_context(|| format!("{} is not valid TOML; fix or delete it", path.display()))?,
+                false,
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (DocumentMut::new(), true),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
@@ -107,7 +111,8 @@ impl State {
             std::fs::create_dir_all(dir)?;
         }
         let header = if self.fresh { HEADER } else { "" };
-        std::fs::write(&self.path, format!("{header}{}", self.doc)).with_context(|| format!("cannot write {}", self.path.display()))
+        std::fs::write(&self.path, format!("{header}{}", self.doc))
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
 
@@ -146,7 +151,10 @@ mod tests {
         st.set_tree(tree, &reverted);
         st.save().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("# my note") && text.contains("mine = 3") && text.starts_with("# thindist state"), "{text}");
+        assert!(
+            text.contains("# my note") && text.contains("mine = 3") && text.starts_with("# thindist state"),
+            "{text}"
+        );
         assert!(!text.contains("original_commit"), "{text}");
         assert_eq!(State::load(&path).unwrap().tree(tree).unwrap(), reverted);
     }

@@ -8,7 +8,9 @@ use xshell::{cmd, Shell};
 use crate::{deps, home};
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask test                 # deps, then the whole suite\n  cargo xtask test -- setup        # only kernel tests whose name contains `setup`")]
+#[command(
+    after_help = "Examples:\n  cargo xtask test                 # deps, then the whole suite\n  cargo xtask test -- setup        # only kernel tests whose name contains `setup`"
+)]
 pub struct TestArgs {
     /// Skip installing dependencies (they must already be there).
     #[arg(long)]

@@ -31,7 +31,9 @@ impl Toolchain {
         } else {
             bail!("--llvm {llvm}: expected 1, a version suffix such as -19, or a directory ending in /");
         };
-        let clang = clang.with_context(|| format!("no clang for LLVM={llvm}; install clang-19 lld-19 llvm-19 (`cargo xtask deps --yes`)"))?;
+        let clang = clang.with_context(|| {
+            format!("no clang for LLVM={llvm}; install clang-19 lld-19 llvm-19 (`cargo xtask deps --yes`)")
+        })?;
         let lld = lld.with_context(|| format!("no ld.lld for LLVM={llvm}; install lld (`cargo xtask deps --yes`)"))?;
         Ok(Self { llvm, clang, lld })
     }
@@ -47,7 +49,15 @@ impl Toolchain {
 
 fn first_line(tool: &Path, arg: &str) -> String {
     let Ok(sh) = Shell::new() else { return String::new() };
-    cmd!(sh, "{tool} {arg}").quiet().ignore_status().read().unwrap_or_default().lines().next().unwrap_or_default().to_string()
+    cmd!(sh, "{tool} {arg}")
+        .quiet()
+        .ignore_status()
+        .read()
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn path_dirs() -> Vec<PathBuf> {

@@ -154,7 +154,11 @@ fn check_carried(t: &Target, v: &mut Validation, member: &str) {
 pub fn ir_objects(t: &Target) -> Vec<String> {
     let mut scratch = Validation::default();
     let (members, libs) = thinlink_inputs(t, &mut scratch);
-    members.into_iter().chain(libs).filter(|m| matches!(artifact::classify_file(&t.objtree.join(m)), Ok(Kind::Bitcode))).collect()
+    members
+        .into_iter()
+        .chain(libs)
+        .filter(|m| matches!(artifact::classify_file(&t.objtree.join(m)), Ok(Kind::Bitcode)))
+        .collect()
 }
 
 pub fn validate(t: &Target) -> Result<Validation> {
@@ -189,9 +193,15 @@ pub fn validate(t: &Target) -> Result<Validation> {
         }
         Err(e) => v.fail(native_archive, format!("{e:#}")),
     }
-    for (file, kinds) in [("vmlinux.o", &[ObjectKind::Relocatable][..]), ("vmlinux", &[ObjectKind::Executable, ObjectKind::Dynamic][..])] {
+    for (file, kinds) in
+        [("vmlinux.o", &[ObjectKind::Relocatable][..]), ("vmlinux", &[ObjectKind::Executable, ObjectKind::Dynamic][..])]
+    {
         match artifact::classify_file(&t.objtree.join(file)) {
-            Ok(Kind::Elf { machine, kind, has_bitcode_section: false }) if machine == t.elf_machine && kinds.contains(&kind) => v.count(file),
+            Ok(Kind::Elf { machine, kind, has_bitcode_section: false })
+                if machine == t.elf_machine && kinds.contains(&kind) =>
+            {
+                v.count(file)
+            }
             Ok(k) => v.fail(file, format!("is {}, expected a native ELF for machine {}", k.describe(), t.elf_machine)),
             Err(_) => v.fail(file, "missing"),
         }

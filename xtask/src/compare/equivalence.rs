@@ -39,7 +39,9 @@ pub struct Image {
 /// A name without ThinLTO's promotion suffix, and whether it had one.
 pub fn without_promotion_suffix(name: &str) -> (&str, bool) {
     match name.rsplit_once(".llvm.") {
-        Some((base, hash)) if !base.is_empty() && !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_digit()) => (base, true),
+        Some((base, hash)) if !base.is_empty() && !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_digit()) => {
+            (base, true)
+        }
         _ => (name, false),
     }
 }
@@ -63,7 +65,8 @@ impl Image {
                 image.function_bytes += sym.size();
             }
         }
-        image.sections = SECTIONS.iter().filter_map(|n| file.section_by_name(n).map(|s| (n.to_string(), s.size()))).collect();
+        image.sections =
+            SECTIONS.iter().filter_map(|n| file.section_by_name(n).map(|s| (n.to_string(), s.size()))).collect();
         Ok(image)
     }
 }
@@ -118,11 +121,15 @@ fn ratio(in_process: u64, thin_dist: u64) -> f64 {
 }
 
 pub fn compare(in_process: &Image, thin_dist: &Image) -> Equivalence {
-    let only = |a: &Image, b: &Image| a.symbols.keys().filter(|k| !b.symbols.contains_key(*k)).cloned().collect::<Vec<_>>();
+    let only =
+        |a: &Image, b: &Image| a.symbols.keys().filter(|k| !b.symbols.contains_key(*k)).cloned().collect::<Vec<_>>();
     let only_in_process = only(in_process, thin_dist);
     let only_thin_dist = only(thin_dist, in_process);
-    let count_differs: Vec<(String, usize, usize)> =
-        in_process.symbols.iter().filter_map(|(k, a)| thin_dist.symbols.get(k).filter(|b| *b != a).map(|b| (k.clone(), *a, *b))).collect();
+    let count_differs: Vec<(String, usize, usize)> = in_process
+        .symbols
+        .iter()
+        .filter_map(|(k, a)| thin_dist.symbols.get(k).filter(|b| *b != a).map(|b| (k.clone(), *a, *b)))
+        .collect();
     let sections: Vec<SectionSizes> = SECTIONS
         .iter()
         .filter_map(|n| {
@@ -143,7 +150,13 @@ pub fn compare(in_process: &Image, thin_dist: &Image) -> Equivalence {
     }
     for s in &sections {
         if (s.ratio - 1.0).abs() > SIZE_TOLERANCE {
-            reasons.push(format!("{} differs by more than {:.0}%: {} vs {} bytes", s.name, SIZE_TOLERANCE * 100.0, s.in_process, s.thin_dist));
+            reasons.push(format!(
+                "{} differs by more than {:.0}%: {} vs {} bytes",
+                s.name,
+                SIZE_TOLERANCE * 100.0,
+                s.in_process,
+                s.thin_dist
+            ));
         }
     }
     for n in SECTIONS {

@@ -141,7 +141,8 @@ fn cpu(u: &Usage) -> f64 {
 impl Ratios {
     fn of(in_process: &ModeReport, thin_dist: &ModeReport) -> Self {
         let (a, d) = (in_process, thin_dist);
-        let rebuild = |pick: fn(&Incremental) -> f64| Some(pick(d.incremental.as_ref()?) / pick(a.incremental.as_ref()?));
+        let rebuild =
+            |pick: fn(&Incremental) -> f64| Some(pick(d.incremental.as_ref()?) / pick(a.incremental.as_ref()?));
         Ratios {
             wall: d.wall_seconds / a.wall_seconds,
             cpu: cpu(&d.usage) / cpu(&a.usage),
@@ -166,8 +167,16 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         Some(dir) => dir.clone(),
         None => default_root(global, args)?,
     };
-    let build_args = BuildArgs { target: Target { arch: args.arch.clone(), out: None, json: None }, config: args.config.clone(), fragment: fragments, tools: args.tools.clone() };
-    let builds = LtoMode::BOTH.iter().map(|m| ModeBuild::configure(&build_args, global, *m, &root)).collect::<Result<Vec<_>>>()?;
+    let build_args = BuildArgs {
+        target: Target { arch: args.arch.clone(), out: None, json: None },
+        config: args.config.clone(),
+        fragment: fragments,
+        tools: args.tools.clone(),
+    };
+    let builds = LtoMode::BOTH
+        .iter()
+        .map(|m| ModeBuild::configure(&build_args, global, *m, &root))
+        .collect::<Result<Vec<_>>>()?;
     if let Some(q) = &qemu {
         for b in &builds {
             boot::check_bootable(q, &b.configured.config)?;
@@ -187,7 +196,11 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
             None => None,
         });
     }
-    let incremental: Vec<Option<Incremental>> = if args.no_incremental { vec![None, None] } else { mode_build::incremental(&builds)?.into_iter().map(Some).collect() };
+    let incremental: Vec<Option<Incremental>> = if args.no_incremental {
+        vec![None, None]
+    } else {
+        mode_build::incremental(&builds)?.into_iter().map(Some).collect()
+    };
 
     let mut validation = Some(validation);
     let modes: Vec<ModeReport> = builds
@@ -210,11 +223,20 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
     let ratios = Ratios::of(&modes[0], &modes[1]);
     let p = &dist.prepared;
     let report = CompareReport {
-        kernel: KernelInfo { tree: p.tree.root.display().to_string(), version: p.tree.version.to_string(), series: p.series.clone(), layout: p.layout.to_string() },
+        kernel: KernelInfo {
+            tree: p.tree.root.display().to_string(),
+            version: p.tree.version.to_string(),
+            series: p.series.clone(),
+            layout: p.layout.to_string(),
+        },
         arch: args.arch.clone(),
         config: dist.base.name(),
         fragments: dist.fragments.iter().map(|f| f.display().to_string()).collect(),
-        toolchain: ToolchainInfo { llvm: dist.kb.toolchain.llvm.clone(), clang: dist.kb.toolchain.clang_version(), lld: dist.kb.toolchain.lld_version() },
+        toolchain: ToolchainInfo {
+            llvm: dist.kb.toolchain.llvm.clone(),
+            clang: dist.kb.toolchain.clang_version(),
+            lld: dist.kb.toolchain.lld_version(),
+        },
         jobs: dist.kb.jobs,
         machine: machine::describe(),
         modes,
@@ -231,9 +253,19 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
 
 /// The SVG timeline and the JSON report, into the compare directory and where the user asked.
 fn write_outputs(report: &CompareReport, root: &Path, args: &CompareArgs) -> Result<()> {
-    let title = format!("Linux {} {} {}: in-process ThinLTO vs THIN_DIST, -j{}", report.kernel.version, report.arch, report.config, report.jobs);
-    let lanes: Vec<timeline::Lane> =
-        report.modes.iter().map(|m| timeline::Lane { label: m.mode.name().to_string(), stages: m.stages.clone(), total_seconds: m.wall_seconds }).collect();
+    let title = format!(
+        "Linux {} {} {}: in-process ThinLTO vs THIN_DIST, -j{}",
+        report.kernel.version, report.arch, report.config, report.jobs
+    );
+    let lanes: Vec<timeline::Lane> = report
+        .modes
+        .iter()
+        .map(|m| timeline::Lane {
+            label: m.mode.name().to_string(),
+            stages: m.stages.clone(),
+            total_seconds: m.wall_seconds,
+        })
+        .collect();
     let svg = timeline::render(&title, &lanes);
     for path in std::iter::once(root.join("compare.svg")).chain(args.svg.clone()) {
         std::fs::write(&path, &svg).with_context(|| format!("cannot write {}", path.display()))?;
