@@ -1,0 +1,301 @@
+//! `cargo xtask boot`: builds (or reuses) a THIN_DIST kernel with the boot
+//! fragment, makes an initramfs whose /init prints a marker and powers
+//! off, and runs it in QEMU. A kernel that links is not yet one that runs.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use xshell::{cmd, Shell};
+
+use crate::cli::args::Global;
+use crate::cli::build::{self, BuildArgs, Configured, Target};
+use crate::exec::child;
+use crate::exec::interrupt;
+use crate::home;
+use crate::kbuild::arch::Qemu;
+use crate::kbuild::kconfig::Values;
+
+const INIT_C: &str = include_str!("init.c");
+const MARKER: &str = "THINDIST-BOOT-OK";
+const PANIC: &str = "Kernel panic - not syncing";
+const TAIL: usize = 40;
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Examples:\n  cargo xtask boot --arch riscv\n  cargo xtask boot --arch x86_64 --timeout 60 --json boot.json"
+)]
+pub struct BootArgs {
+    /// Architecture with QEMU data in configs/ (x86_64, arm64, riscv).
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+    /// Seconds to wait for the marker.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+    /// Build directory (O=); default: one per tree and arch under the cache.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// More config fragments, applied after the boot fragment.
+    #[arg(long, value_name = "FILE")]
+    pub fragment: Vec<PathBuf>,
+    #[command(flatten)]
+    pub tools: build::ToolArgs,
+    /// Extra kernel command-line arguments, after the tool's own.
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    pub append: Option<String>,
+    /// Write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Booted,
+    KernelPanic,
+    TimedOut,
+    NoMarker,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BootReport {
+    pub arch: String,
+    pub kernel_version: String,
+    pub series: String,
+    pub layout: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub release: Option<String>,
+    pub seconds_to_marker: Option<f64>,
+    pub powered_off: bool,
+    pub qemu: Vec<String>,
+    pub console_tail: Vec<String>,
+}
+
+/// Options the boot check cannot do without, with what each is for.
+fn requirements(qemu: &Qemu) -> Vec<(String, &'static str)> {
+    vec![
+        ("BLK_DEV_INITRD".to_string(), "initramfs support: the kernel could not unpack /init"),
+        ("BINFMT_ELF".to_string(), "ELF binaries: the kernel could not run /init"),
+        (qemu.console_config.clone(), "the serial console driver: the kernel would print nothing"),
+    ]
+}
+
+pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
+    let dir = global.kernel_dir()?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "linux".into());
+    let out =
+        args.out.clone().unwrap_or_else(|| home::cache().join("builds").join(format!("{name}-{}-boot", args.arch)));
+    let arch = crate::kbuild::arch::Arch::load(&args.arch)?;
+    let (qemu, boot_fragment) = plan(&arch)?;
+    let mut fragments = vec![boot_fragment];
+    fragments.extend(args.fragment.iter().cloned());
+    let build_args = BuildArgs {
+        target: Target { arch: args.arch.clone(), out: Some(out), json: None },
+        config: "tinyconfig".into(),
+        fragment: fragments,
+        tools: args.tools.clone(),
+    };
+    let configured = build::configure_step(&build_args, global)?;
+    check_bootable(&qemu, &configured.config)?;
+    build::make_step(&configured, None)?;
+    let report = boot_built(&configured, &qemu, args.append.as_deref(), Duration::from_secs(args.timeout))?;
+    print(&report);
+    if let Some(path) = &args.json {
+        crate::report::write_json(path, &report)?;
+    }
+    if report.outcome != Outcome::Booted {
+        bail!(
+            "boot check failed: {}\nlast {} console lines:\n{}",
+            report.reason,
+            report.console_tail.len(),
+            report.console_tail.join("\n")
+        );
+    }
+    Ok(report)
+}
+
+/// An architecture's QEMU data and boot fragment, or why it has no boot check.
+pub fn plan(arch: &crate::kbuild::arch::Arch) -> Result<(Qemu, PathBuf)> {
+    let qemu = arch.qemu.clone().with_context(|| {
+        format!("configs/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name)
+    })?;
+    let boot_fragment =
+        arch.boot_fragment.clone().with_context(|| format!("configs/{}.toml names no boot_fragment", arch.name))?;
+    Ok((qemu, home::configs().join(boot_fragment)))
+}
+
+/// Refuses, before anything is built, a config that cannot pass the boot check.
+pub fn check_bootable(qemu: &Qemu, config: &Values) -> Result<()> {
+    let missing: Vec<String> = requirements(qemu)
+        .into_iter()
+        .filter(|(sym, _)| config.get(sym) != "y")
+        .map(|(sym, why)| format!("CONFIG_{sym} is not set ({why})"))
+        .collect();
+    if !missing.is_empty() {
+        bail!("this kernel cannot pass the boot check, so it was not built or booted:\n  {}", missing.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Boots a built kernel with the check's /init until the marker, a panic or the timeout.
+pub fn boot_built(configured: &Configured, qemu: &Qemu, append: Option<&str>, timeout: Duration) -> Result<BootReport> {
+    let work = configured.kb.path("thindist-boot");
+    std::fs::create_dir_all(&work)?;
+    let initramfs = make_initramfs(configured, &work)?;
+    let image = configured.kb.path(&configured.kb.arch.image);
+    let argv = qemu_argv(qemu, &image, &initramfs, append);
+    println!("booting: {}", argv.join(" "));
+    let mut report = boot(&argv, timeout)?;
+    report.arch = configured.kb.arch.name.clone();
+    report.kernel_version = configured.prepared.tree.version.to_string();
+    report.series = configured.prepared.series.clone();
+    report.layout = configured.prepared.layout.to_string();
+    Ok(report)
+}
+
+/// A static /init built by the kernel's own clang for the target, in a newc cpio
+/// with /dev/console, so the kernel can give init its console.
+fn make_initramfs(c: &Configured, work: &Path) -> Result<PathBuf> {
+    let source = work.join("init.c");
+    let init = work.join("init");
+    std::fs::write(&source, INIT_C)?;
+    let sh = Shell::new()?;
+    let clang = &c.kb.toolchain.clang;
+    let target = format!("--target={}", c.kb.arch.clang_target);
+    cmd!(sh, "{clang} {target} -O2 -static -nostdlib -ffreestanding -fno-stack-protector -fno-pic -fuse-ld=lld -Wl,--build-id=none -o {init} {source}")
+        .quiet()
+        .run()
+        .context("cannot compile the boot check's /init")?;
+    let init_bytes = std::fs::read(&init)?;
+    let cpio_path = work.join("initramfs.cpio");
+    let entries = vec![
+        (cpio::NewcBuilder::new("dev").mode(0o040755).nlink(2), Vec::new()),
+        (cpio::NewcBuilder::new("dev/console").mode(0o020600).rdev_major(5).rdev_minor(1), Vec::new()),
+        (cpio::NewcBuilder::new("init").mode(0o100755), init_bytes),
+    ];
+    let file = std::fs::File::create(&cpio_path)?;
+    cpio::write_cpio(entries.into_iter().map(|(b, data)| (b, std::io::Cursor::new(data))), file)?;
+    Ok(cpio_path)
+}
+
+fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> Vec<String> {
+    let mut v: Vec<String> = vec![
+        q.binary.clone(),
+        "-M".into(),
+        q.machine.clone(),
+        "-cpu".into(),
+        q.cpu.clone(),
+        "-m".into(),
+        "512".into(),
+        "-smp".into(),
+        "1".into(),
+    ];
+    v.extend(q.firmware.iter().cloned());
+    v.extend(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"].map(String::from));
+    v.extend(["-kernel".into(), image.display().to_string(), "-initrd".into(), initramfs.display().to_string()]);
+    let mut cmdline = format!("console={} panic=-1 rdinit=/init", q.console);
+    if let Some(extra) = append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    v.extend(["-append".into(), cmdline]);
+    v
+}
+
+/// Runs QEMU until the marker, a panic, its exit or the timeout; QEMU never outlives this.
+pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
+    let run = child::spawn(argv).context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
+    let (mut child, rx) = (run.child, run.lines);
+    let guard = interrupt::Guard::new(child.id());
+    let start = Instant::now();
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let mut outcome = None;
+    let mut reason = String::new();
+    let mut release = None;
+    let mut seconds = None;
+    // After the marker or a panic, give QEMU a moment to stop by itself.
+    let mut settle_until: Option<Instant> = None;
+    loop {
+        if guard.interrupted() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("interrupted: QEMU was stopped");
+        }
+        let deadline = settle_until.unwrap_or(start + timeout);
+        let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(200));
+        match rx.recv_timeout(wait) {
+            Ok(line) => {
+                if tail.len() == TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line.clone());
+                if outcome.is_none() {
+                    if let Some(rest) = line.split(MARKER).nth(1) {
+                        outcome = Some(Outcome::Booted);
+                        seconds = Some(start.elapsed().as_secs_f64());
+                        release = rest.split_whitespace().find_map(|w| w.strip_prefix("release=")).map(str::to_string);
+                        reason = format!("marker seen after {:.1}s", start.elapsed().as_secs_f64());
+                        settle_until = Some(Instant::now() + Duration::from_secs(10));
+                    } else if line.contains(PANIC) {
+                        outcome = Some(Outcome::KernelPanic);
+                        reason = format!(
+                            "kernel panic: {}",
+                            line.split(PANIC).nth(1).unwrap_or("").trim_start_matches(':').trim()
+                        );
+                        settle_until = Some(Instant::now() + Duration::from_secs(3));
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let exited = child.try_wait()?.is_some();
+    if !exited {
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    let outcome = match outcome {
+        Some(o) => o,
+        None if !exited => {
+            reason = format!("timed out after {}s without the marker", timeout.as_secs());
+            Outcome::TimedOut
+        }
+        None => {
+            reason = format!("QEMU exited ({status}) without the marker and without a kernel panic");
+            Outcome::NoMarker
+        }
+    };
+    Ok(BootReport {
+        arch: String::new(),
+        kernel_version: String::new(),
+        series: String::new(),
+        layout: String::new(),
+        outcome,
+        reason,
+        release,
+        seconds_to_marker: seconds,
+        powered_off: exited && outcome == Outcome::Booted,
+        qemu: argv.to_vec(),
+        console_tail: tail.into(),
+    })
+}
+
+fn print(r: &BootReport) {
+    println!("thindist boot: Linux {} ({}, layout {}) {}", r.kernel_version, r.series, r.layout, r.arch);
+    println!("  outcome: {:?}: {}", r.outcome, r.reason);
+    if let (Some(rel), Some(s)) = (&r.release, r.seconds_to_marker) {
+        println!(
+            "  kernel release seen: {rel}; time to marker: {s:.1}s; powered off by itself: {}",
+            if r.powered_off { "yes" } else { "no (QEMU stopped)" }
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Proving a build right: artifact validation, clean-check's bookkeeping
+//! checks, the QEMU boot check, and in-process/THIN_DIST equivalence.
+
+pub mod artifact;
+pub mod boot;
+pub mod clean;
+pub mod equivalence;
+pub mod validate;

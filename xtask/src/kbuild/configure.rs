@@ -1,0 +1,101 @@
+//! Configuring a THIN_DIST kernel: base config, fragments, the option set
+//! with kbuild's own scripts/config, olddefconfig, then proof that every
+//! asked-for option survived, or why it did not.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::kbuild::kconfig::{self, Values};
+use crate::kbuild::make::Kbuild;
+
+/// The base: a make target (`tinyconfig`, `defconfig`, …) or a file.
+#[derive(Debug, Clone)]
+pub enum BaseConfig {
+    Target(String),
+    File(PathBuf),
+}
+
+impl BaseConfig {
+    pub fn parse(s: &str) -> Result<Self> {
+        let p = Path::new(s);
+        if p.is_file() {
+            return Ok(BaseConfig::File(p.canonicalize()?));
+        }
+        if s.ends_with("config") && !s.contains('/') {
+            return Ok(BaseConfig::Target(s.to_string()));
+        }
+        bail!("--config {s}: neither a config target (tinyconfig, defconfig, allnoconfig, …) nor an existing file")
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            BaseConfig::Target(t) => t.clone(),
+            BaseConfig::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &Values) -> Result<Values> {
+    let dot_config = kb.path(".config");
+    match base {
+        BaseConfig::Target(t) => kb.make_quiet(&[t])?,
+        BaseConfig::File(f) => {
+            std::fs::copy(f, &dot_config)
+                .with_context(|| format!("cannot copy {} to {}", f.display(), dot_config.display()))?;
+        }
+    }
+    // Fragments are appended: Kconfig takes the last value of a symbol.
+    let mut wanted_text = String::new();
+    for f in fragments {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read fragment {}", f.display()))?;
+        wanted_text.push_str(&text);
+        wanted_text.push('\n');
+    }
+    if !wanted_text.is_empty() {
+        let mut cfg = std::fs::read_to_string(&dot_config)?;
+        cfg.push_str(&wanted_text);
+        std::fs::write(&dot_config, cfg)?;
+    }
+    // The LTO choice: switch off its other members, switch on ours.
+    let sh = Shell::new()?;
+    let script = kb.tree.join("scripts/config");
+    let mut script_args: Vec<String> = vec!["--file".into(), dot_config.display().to_string()];
+    for other in ["LTO_NONE", "LTO_CLANG_FULL", "LTO_CLANG_THIN"] {
+        script_args.extend(["-d".into(), other.into()]);
+    }
+    for (sym, val) in extra.iter() {
+        match val.as_str() {
+            "y" => script_args.extend(["-e".into(), sym.clone()]),
+            "m" => script_args.extend(["-m".into(), sym.clone()]),
+            "n" => script_args.extend(["-d".into(), sym.clone()]),
+            v => script_args.extend(["--set-val".into(), sym.clone(), v.to_string()]),
+        }
+    }
+    cmd!(sh, "{script} {script_args...}").quiet().run().context("scripts/config failed")?;
+    kb.make_quiet(&["olddefconfig"])?;
+
+    let got = Values::parse(&std::fs::read_to_string(&dot_config)?);
+    let mut wanted = Values::parse(&wanted_text);
+    for (k, v) in extra.iter() {
+        wanted = Values::parse(&format!("{}\nCONFIG_{k}={v}\n", values_text(&wanted)));
+    }
+    let lost = kconfig::dropped(&wanted, &got);
+    if !lost.is_empty() {
+        let mut msg = String::from("Kconfig dropped options this build needs:\n");
+        for (sym, want, have) in &lost {
+            msg.push_str(&format!("  CONFIG_{sym}: asked {want}, got {have}\n"));
+            for line in kconfig::explain(&kb.tree, sym, &got) {
+                msg.push_str(&format!("    {line}\n"));
+            }
+        }
+        msg.push_str("Nothing was built. Fix the fragment or the toolchain (clang and ld.lld of the same LLVM, integrated assembler).");
+        bail!(msg);
+    }
+    Ok(got)
+}
+
+fn values_text(v: &Values) -> String {
+    v.iter().map(|(k, v)| format!("CONFIG_{k}={v}\n")).collect()
+}

@@ -1,0 +1,236 @@
+//! Runs a kbuild make, following its stages on screen, writing everything
+//! it prints to a log; Ctrl-C stops its whole process group (see interrupt).
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::exec::child::{self, Usage};
+use crate::exec::interrupt;
+use crate::kbuild::layout::Layout;
+use crate::kbuild::stages::{parse_step, Pipeline, Stage, Step, Tracker};
+use crate::report::progress;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: Stage,
+    pub steps: usize,
+    /// Seconds from the start of make to the stage's first step.
+    pub start: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug)]
+pub struct MakeRun {
+    pub argv: Vec<String>,
+    pub log: PathBuf,
+    pub stages: Vec<StageTime>,
+    pub seconds: f64,
+    /// CPU time of make and everything it ran, and the largest process's peak memory.
+    pub usage: Usage,
+    pub success: bool,
+    /// The last lines printed, for a failure report.
+    pub tail: Vec<String>,
+    /// Every kbuild step the build printed, with its stage and whether it counted.
+    pub steps: Vec<(Stage, bool, Step)>,
+}
+
+impl MakeRun {
+    /// The failing compiler message and make's error line, if any.
+    pub fn failure_summary(&self) -> String {
+        let diagnostics: Vec<&String> =
+            self.tail.iter().filter(|l| l.contains("error:") || l.contains("Error ") || l.contains("*** ")).collect();
+        let lines: Vec<&String> = if diagnostics.is_empty() { self.tail.iter().collect() } else { diagnostics };
+        let start = lines.len().saturating_sub(25);
+        lines[start..].iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
+    }
+}
+
+/// How many back-end compiles the thin-link asked for, once it has run.
+fn backend_total(objtree: &Path, pipeline: Pipeline) -> Option<u64> {
+    let list = match pipeline {
+        Pipeline::Distributed(Layout::V3) => ".vmlinux_thinlto_bc_files",
+        Pipeline::Distributed(Layout::Mainline) => "vmlinux.thinlto-index",
+        Pipeline::InProcess => return None,
+    };
+    let text = std::fs::read_to_string(objtree.join(list)).ok()?;
+    Some(text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("--")).count() as u64)
+}
+
+struct Display {
+    stages: &'static [Stage],
+    bars: Vec<ProgressBar>,
+    interactive: bool,
+    last_plain: Instant,
+}
+
+impl Display {
+    fn new(stages: &'static [Stage]) -> Self {
+        let interactive = progress::interactive();
+        let multi = MultiProgress::with_draw_target(if interactive {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let colour = progress::colour();
+        let style =
+            if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
+        let bars = stages
+            .iter()
+            .map(|s| {
+                let b = multi.add(ProgressBar::new_spinner());
+                b.set_style(ProgressStyle::with_template(style).expect("template"));
+                b.set_prefix(s.label());
+                b.set_message("waiting");
+                b
+            })
+            .collect();
+        Self { stages, bars, interactive, last_plain: Instant::now() }
+    }
+
+    fn bar(&self, stage: Stage) -> &ProgressBar {
+        let i = self.stages.iter().position(|s| *s == stage).expect("a stage of this pipeline");
+        &self.bars[i]
+    }
+
+    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, started: Instant) {
+        let bar = self.bar(stage);
+        let msg = match total {
+            Some(t) => format!("{steps}/{t}"),
+            None => format!("{steps}"),
+        };
+        if self.interactive {
+            if bar.message() == "waiting" {
+                bar.reset_elapsed();
+                bar.enable_steady_tick(Duration::from_millis(250));
+            }
+            bar.set_message(msg);
+        } else if self.last_plain.elapsed() >= Duration::from_secs(15) {
+            self.last_plain = Instant::now();
+            eprintln!("build: {} {msg} ({}s)", stage.label(), started.elapsed().as_secs());
+        }
+    }
+
+    fn finish_stage(&self, stage: Stage, time: &StageTime) {
+        let text = format!("{} steps in {:.1}s", time.steps, time.seconds);
+        if self.interactive {
+            self.bar(stage).finish_with_message(text);
+        } else {
+            eprintln!("build: {} done: {text}", stage.label());
+        }
+    }
+
+    fn clear(&self) {
+        for b in &self.bars {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
+    }
+}
+
+/// Runs `argv` (a make command line) and follows it.
+pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut log_file =
+        BufWriter::new(File::create(log).with_context(|| format!("cannot create log {}", log.display()))?);
+    writeln!(log_file, "$ {}", argv.join(" "))?;
+
+    let mut run = child::spawn(argv)?;
+    let guard = interrupt::Guard::new(run.child.id());
+
+    let started = Instant::now();
+    let mut tracker = Tracker::new(pipeline);
+    let mut display = Display::new(pipeline.stages());
+    let mut counts = [0usize; Stage::ALL.len()];
+    let mut first_seen: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
+    let mut total_backend = None;
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
+    let mut current = Stage::FrontEnd;
+    let mut steps = Vec::new();
+
+    for line in run.lines.iter() {
+        writeln!(log_file, "{line}")?;
+        if tail.len() == 200 {
+            tail.pop_front();
+        }
+        tail.push_back(line.clone());
+        let Some(step) = parse_step(&line) else { continue };
+        let (stage, counted) = tracker.observe(&step);
+        steps.push((stage, counted, step.clone()));
+        let now = Instant::now();
+        if stage != current {
+            if let Some(f) = first_seen[current as usize] {
+                let time = StageTime {
+                    stage: current,
+                    steps: counts[current as usize],
+                    start: f.duration_since(started).as_secs_f64(),
+                    seconds: now.duration_since(f).as_secs_f64(),
+                };
+                display.finish_stage(current, &time);
+            }
+            current = stage;
+        }
+        let i = stage as usize;
+        first_seen[i].get_or_insert(now);
+        if counted {
+            counts[i] += 1;
+        }
+        if stage == Stage::BackEnd && total_backend.is_none() {
+            total_backend = backend_total(objtree, pipeline);
+        }
+        display.update(stage, counts[i], if stage == Stage::BackEnd { total_backend } else { None }, started);
+    }
+    run.join_readers();
+    let (status, usage) = child::wait_with_usage(&run.child)?;
+    let seconds = started.elapsed().as_secs_f64();
+    // A stage lasts from its first step until the next stage's first step.
+    let end = Instant::now();
+    let seen: Vec<(Stage, Instant)> =
+        Stage::ALL.iter().filter_map(|s| first_seen[*s as usize].map(|t| (*s, t))).collect();
+    let stages: Vec<StageTime> = seen
+        .iter()
+        .enumerate()
+        .map(|(k, (s, t))| {
+            let until = seen.get(k + 1).map(|n| n.1).unwrap_or(end);
+            StageTime {
+                stage: *s,
+                steps: counts[*s as usize],
+                start: t.duration_since(started).as_secs_f64(),
+                seconds: until.duration_since(*t).as_secs_f64(),
+            }
+        })
+        .collect();
+    if status.success() {
+        if let Some(last) = stages.last() {
+            display.finish_stage(last.stage, last);
+        }
+    }
+    display.clear();
+    writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;
+    log_file.flush()?;
+    if guard.interrupted() {
+        bail!(
+            "interrupted: make and its compilers were stopped; run the same command again to continue (log: {})",
+            log.display()
+        );
+    }
+    Ok(MakeRun {
+        argv: argv.to_vec(),
+        log: log.to_path_buf(),
+        stages,
+        seconds,
+        usage,
+        success: status.success(),
+        tail: tail.into(),
+        steps,
+    })
+}

@@ -1,0 +1,236 @@
+//! Reading kbuild's quiet output (`  CC      init/main.o`) into the stages
+//! of a ThinLTO build: four for a distributed build, three for in-process
+//! ThinLTO, whose thin-link and back-end run inside the `vmlinux.o` link.
+
+use serde::Serialize;
+
+use crate::kbuild::layout::Layout;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    FrontEnd,
+    ThinLink,
+    BackEnd,
+    /// In-process ThinLTO's `vmlinux.o` link: thin-link and back-end inside ld.lld.
+    LtoLink,
+    FinalLink,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::LtoLink, Stage::FinalLink];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::FrontEnd => "front-end",
+            Stage::ThinLink => "thin-link",
+            Stage::BackEnd => "back-end",
+            Stage::LtoLink => "LTO link",
+            Stage::FinalLink => "final link",
+        }
+    }
+}
+
+/// Where ThinLTO's back-end runs, which decides the stages a build goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pipeline {
+    /// CONFIG_LTO_CLANG_THIN_DIST: separate back-end compiles, named by the layout.
+    Distributed(Layout),
+    /// CONFIG_LTO_CLANG_THIN: the linker does thin-link and back-end itself.
+    InProcess,
+}
+
+impl Pipeline {
+    pub fn stages(self) -> &'static [Stage] {
+        match self {
+            Pipeline::Distributed(_) => &[Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::FinalLink],
+            Pipeline::InProcess => &[Stage::FrontEnd, Stage::LtoLink, Stage::FinalLink],
+        }
+    }
+}
+
+/// One quiet-output line: `  TAG     target`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub tag: String,
+    pub target: String,
+}
+
+pub fn parse_step(line: &str) -> Option<Step> {
+    let rest = line.strip_prefix("  ")?;
+    if rest.starts_with(' ') {
+        return None;
+    }
+    let mut words = rest.split_whitespace();
+    let mut tag = words.next()?.to_string();
+    if !tag.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+        return None;
+    }
+    let mut target = words.next()?.to_string();
+    if target == "[M]" {
+        tag.push_str(" [M]");
+        target = words.next()?.to_string();
+    }
+    Some(Step { tag, target })
+}
+
+/// Follows a build's output and attributes every step to a stage. Stages
+/// only move forward; an incremental build may skip some.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    pub pipeline: Pipeline,
+    pub stage: Stage,
+}
+
+impl Tracker {
+    pub fn new(pipeline: Pipeline) -> Self {
+        Self { pipeline, stage: Stage::FrontEnd }
+    }
+
+    /// The stage of this step, and whether it is a compile (or link) worth counting.
+    pub fn observe(&mut self, step: &Step) -> (Stage, bool) {
+        let t = step.target.as_str();
+        let name = t.rsplit('/').next().unwrap_or(t);
+        let links_vmlinux_o = name == "vmlinux.o" && step.tag == "LD";
+        let next = match self.pipeline {
+            Pipeline::Distributed(layout) => {
+                if name == layout.thinlink_output() && step.tag == "LD" {
+                    Stage::ThinLink
+                } else if layout.is_native(t) || t.ends_with(layout.native_archive()) && self.stage >= Stage::ThinLink {
+                    Stage::BackEnd
+                } else if links_vmlinux_o {
+                    Stage::FinalLink
+                } else {
+                    self.stage
+                }
+            }
+            // The LTO link is one step; whatever kbuild prints next is after it.
+            Pipeline::InProcess if links_vmlinux_o => Stage::LtoLink,
+            Pipeline::InProcess if self.stage == Stage::LtoLink => Stage::FinalLink,
+            Pipeline::InProcess => self.stage,
+        };
+        self.stage = self.stage.max(next);
+        let counted = match self.stage {
+            Stage::FrontEnd => matches!(step.tag.as_str(), "CC" | "AS" | "CC [M]" | "AS [M]") && t.ends_with(".o"),
+            Stage::ThinLink | Stage::LtoLink | Stage::FinalLink => step.tag == "LD",
+            Stage::BackEnd => step.tag == "CC" && matches!(self.pipeline, Pipeline::Distributed(l) if l.is_native(t)),
+        };
+        (self.stage, counted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(pipeline: Pipeline, lines: &[&str]) -> Vec<(Stage, bool)> {
+        let mut t = Tracker::new(pipeline);
+        lines.iter().map(|l| t.observe(&parse_step(l).unwrap())).collect()
+    }
+
+    #[test]
+    fn parses_quiet_lines() {
+        assert_eq!(parse_step("  CC      init/main.o"), Some(Step { tag: "CC".into(), target: "init/main.o".into() }));
+        assert_eq!(parse_step("  CC [M]  fs/x.o").unwrap().tag, "CC [M]");
+        assert_eq!(parse_step("  CC     kernel/fork.o_thinlto_native").unwrap().target, "kernel/fork.o_thinlto_native");
+        assert!(parse_step("make[1]: Entering directory '/x'").is_none());
+        assert!(parse_step("init/main.c:12:1: error: expected ';'").is_none());
+        assert!(parse_step("    continuation").is_none());
+    }
+
+    #[test]
+    fn follows_v3_stages() {
+        let got = run(
+            Pipeline::Distributed(Layout::V3),
+            &[
+                "  CC      init/main.o",
+                "  AS      arch/x86/kernel/head_64.o",
+                "  AR      vmlinux.a",
+                "  GEN     .tmp_initcalls_thinlink.lds",
+                "  LD      vmlinux.thinlink",
+                "  CC     init/main.o_thinlto_native",
+                "  AR      init/built-in.a_thinlto_native",
+                "  AR      vmlinux.a_thinlto_native",
+                "  LD      vmlinux.o",
+                "  CC      init/version-timestamp.o",
+                "  LD      vmlinux",
+            ],
+        );
+        use Stage::*;
+        assert_eq!(
+            got,
+            [
+                (FrontEnd, true),
+                (FrontEnd, true),
+                (FrontEnd, false),
+                (FrontEnd, false),
+                (ThinLink, true),
+                (BackEnd, true),
+                (BackEnd, false),
+                (BackEnd, false),
+                (FinalLink, true),
+                (FinalLink, false),
+                (FinalLink, true)
+            ]
+        );
+    }
+
+    #[test]
+    fn follows_mainline_stages() {
+        use Stage::*;
+        let got = run(
+            Pipeline::Distributed(Layout::Mainline),
+            &[
+                "  CC      init/main.o",
+                "  GEN     builtin.order",
+                "  LD      vmlinux.thinlto-index",
+                "  CC      init/main.thinlto-native.o",
+                "  GEN     vmlinux.a",
+                "  LD      vmlinux.o",
+            ],
+        );
+        assert_eq!(
+            got.iter().map(|g| g.0).collect::<Vec<_>>(),
+            [FrontEnd, FrontEnd, ThinLink, BackEnd, BackEnd, FinalLink]
+        );
+        assert_eq!(got.iter().filter(|g| g.1).count(), 4);
+    }
+
+    #[test]
+    fn incremental_build_may_skip_stages() {
+        use Stage::*;
+        let got = run(
+            Pipeline::Distributed(Layout::V3),
+            &["  CC      kernel/fork.o", "  LD      vmlinux.o", "  LD      vmlinux"],
+        );
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [FrontEnd, FinalLink, FinalLink]);
+    }
+
+    #[test]
+    fn in_process_back_end_is_inside_the_vmlinux_o_link() {
+        use Stage::*;
+        let got = run(
+            Pipeline::InProcess,
+            &[
+                "  CC      init/main.o",
+                "  AR      vmlinux.a",
+                "  LD      vmlinux.o",
+                "  OBJCOPY modules.builtin.modinfo",
+                "  LD      .tmp_vmlinux1",
+                "  LD      vmlinux",
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                (FrontEnd, true),
+                (FrontEnd, false),
+                (LtoLink, true),
+                (FinalLink, false),
+                (FinalLink, true),
+                (FinalLink, true)
+            ]
+        );
+        assert!(got.iter().all(|(s, _)| Pipeline::InProcess.stages().contains(s)));
+    }
+}

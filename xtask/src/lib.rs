@@ -1,0 +1,20 @@
+//! thindist: put Clang's distributed ThinLTO (CONFIG_LTO_CLANG_THIN_DIST)
+//! onto a Linux tree, build with it, and prove the result right.
+//!
+//! - `cli/`: one file per command (the leaves).
+//! - `tree/`: the kernel tree, its version, tarball, git and the state file.
+//! - `series/`: our patch series, their mails, applying and detecting them.
+//! - `kbuild/`: architectures, layouts, toolchain, Kconfig, the make run and its stages.
+//! - `exec/`: running child processes.
+//! - `checks/`: validate, clean-check, boot, equivalence.
+//! - `report/`: what is shown and written: progress, tables, JSON, SVG.
+
+pub mod checks;
+pub mod cli;
+pub mod deps;
+pub mod exec;
+pub mod home;
+pub mod kbuild;
+pub mod report;
+pub mod series;
+pub mod tree;

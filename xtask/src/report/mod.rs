@@ -1,0 +1,75 @@
+//! The build report: a human summary and the same facts as JSON.
+
+pub mod machine;
+pub mod progress;
+pub mod table;
+pub mod timeline;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::checks::validate::Validation;
+use crate::kbuild::driver::StageTime;
+
+#[derive(Debug, Serialize)]
+pub struct KernelInfo {
+    pub tree: String,
+    pub version: String,
+    pub series: String,
+    pub layout: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ToolchainInfo {
+    pub llvm: String,
+    pub clang: String,
+    pub lld: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BuildReport {
+    pub kernel: KernelInfo,
+    pub arch: String,
+    pub config: String,
+    pub fragments: Vec<String>,
+    pub objtree: String,
+    pub toolchain: ToolchainInfo,
+    pub commands: Vec<String>,
+    pub stages: Vec<StageTime>,
+    pub build_seconds: f64,
+    pub log: String,
+    pub validation: Option<Validation>,
+    pub result: String,
+}
+
+impl BuildReport {
+    pub fn print(&self) {
+        println!(
+            "thindist build: Linux {} ({}, layout {}) {} {}",
+            self.kernel.version, self.kernel.series, self.kernel.layout, self.arch, self.config
+        );
+        println!("  toolchain: {} / {}", self.toolchain.clang, self.toolchain.lld);
+        println!("  objtree:   {}", self.objtree);
+        for s in &self.stages {
+            println!("  {:>11}: {:>5} steps {:>7.1}s", s.stage.label(), s.steps, s.seconds);
+        }
+        println!("  {:>11}: {:>19.1}s", "total", self.build_seconds);
+        if let Some(v) = &self.validation {
+            println!("  {}", v.summary().replace('\n', "\n  "));
+        }
+        println!("  log: {}", self.log);
+        println!("  result: {}", self.result);
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        write_json(path, self)
+    }
+}
+
+/// Writes any report as pretty JSON: the one format every `--json` uses.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    std::fs::write(path, text + "\n").with_context(|| format!("cannot write {}", path.display()))
+}

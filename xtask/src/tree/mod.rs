@@ -1,0 +1,8 @@
+//! The kernel tree a user points us at: recognising it, its version, the
+//! tarball it may come from, its git repository, and the tool's state file.
+
+pub mod git;
+pub mod kernel;
+pub mod state;
+pub mod tarball;
+pub mod version;
