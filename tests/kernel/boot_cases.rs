@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::build_cases::{out_dir, setup_612};
+use crate::fixtures::{out_dir, setup_612, setup_73};
 use crate::support::*;
 
 fn boot(state: &std::path::Path, arch: &str, out: &str, version: &str) -> Result {
@@ -32,8 +32,7 @@ pub fn arm64_612() -> Result {
 }
 
 pub fn x86_64_73_mainline() -> Result {
-    let (_d, state) = state_file();
-    xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
+    let (_d, state) = setup_73()?;
     boot(&state, "x86_64", "73-x86_64-boot", "7.3.")
 }
 
@@ -52,7 +51,8 @@ pub fn without_initramfs_fails_fast() -> Result {
     check(!out.join("vmlinux.o").exists() && !out.join("init/main.o").exists(), "nothing was built")
 }
 
-/// A kernel that panics is reported as a panic, with the panic's words.
+/// A kernel that panics is reported as a panic, with the panic's words
+/// (the boot command builds `612-x86_64-boot` if no case has yet).
 pub fn panic_is_reported() -> Result {
     let (_d, state) = setup_612()?;
     let out = out_dir("612-x86_64-boot");

@@ -4,49 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use serde_json::Value;
-
+use crate::fixtures::{self, out_dir, setup_612};
 use crate::support::*;
 
-pub fn out_dir(name: &str) -> PathBuf {
-    test_home().join("builds").join(name)
-}
-
-/// The 6.12 test tree with our series applied; returns its state file.
-pub fn setup_612() -> std::result::Result<(tempfile::TempDir, PathBuf), libtest_mimic::Failed> {
-    let (dir, state) = state_file();
-    xtask(&state, &["setup", tarball_612().to_str().unwrap()]).ok()?;
-    Ok((dir, state))
-}
-
-fn build(state: &Path, arch: &str, out: &Path, extra: &[&str]) -> Result<Value> {
-    let json = out.with_extension("json");
-    let mut args = vec!["build", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    xtask(state, &args).ok()?;
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    check(report["result"] == "ok", format!("result: {}", report["result"]))?;
-    let counts = &report["validation"]["counts"];
-    let (ir, native) = (counts["ir"].as_u64().unwrap_or(0), counts["native"].as_u64().unwrap_or(0));
-    let lib_ir = counts["lib-ir"].as_u64().unwrap_or(0);
-    check(ir > 100 && native == ir + lib_ir, format!("ir {ir} + lib-ir {lib_ir} vs native {native}"))?;
-    check(counts["vmlinux"] == 1 && counts["boot image"] == 1, "vmlinux and the boot image are checked")?;
-    check(report["toolchain"]["clang"].as_str().unwrap_or("").contains("clang version"), "toolchain recorded")?;
-    let stages: Vec<&str> = report["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    let compiled =
-        report["stages"][0]["stage"] == "front-end" && report["stages"][0]["steps"].as_u64().unwrap_or(0) > 0;
-    // A build that compiled goes through all four stages; a cached one may do nothing or only relink.
-    if compiled {
-        check(stages == ["front-end", "thin-link", "back-end", "final-link"], format!("stages {stages:?}"))?;
-    }
-    Ok(report)
-}
-
 fn build_612(arch: &str) -> Result {
-    let (_d, state) = setup_612()?;
-    let report = build(&state, arch, &out_dir(&format!("612-{arch}")), &[])?;
+    let k = fixtures::kernel_612(arch)?;
     check(
-        report["kernel"]["series"] == "linux-6.12" && report["kernel"]["layout"] == "v3",
+        k.report["kernel"]["series"] == "linux-6.12" && k.report["kernel"]["layout"] == "v3",
         "series and layout reported",
     )
 }
@@ -68,13 +32,9 @@ pub fn loongarch_612() -> Result {
 }
 
 pub fn x86_64_73_mainline() -> Result {
-    let (_d, state) = state_file();
-    xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
-    let report = build(&state, "x86_64", &out_dir("73-x86_64"), &[])?;
-    check(
-        report["kernel"]["layout"] == "mainline" && report["kernel"]["version"].as_str().unwrap().starts_with("7.3"),
-        "mainline layout reported",
-    )
+    let k = fixtures::kernel_73_x86_64()?;
+    let version = k.report["kernel"]["version"].as_str().unwrap_or_default();
+    check(k.report["kernel"]["layout"] == "mainline" && version.starts_with("7.3"), "mainline layout reported")
 }
 
 /// Puts a file back as it was, contents and mtime, when dropped.
@@ -118,10 +78,12 @@ fn first_ir_member(out: &Path) -> String {
         .to_string()
 }
 
-/// Corrupted artifacts are caught and named; the build is restored after.
+/// Corrupted artifacts of the `612-x86_64` fixture are caught and named
+/// (a native of `612-riscv` stands in for a wrong machine); restored after.
 pub fn validate_catches_corruption() -> Result {
+    let out = fixtures::kernel_612("x86_64")?.out;
+    let riscv = fixtures::kernel_612("riscv")?.out;
     let (_d, state) = setup_612()?;
-    let out = out_dir("612-x86_64");
     let o = out.to_str().unwrap();
     xtask(&state, &["validate", "--arch", "x86_64", "--out", o]).ok()?;
     let ir = first_ir_member(&out);
@@ -136,7 +98,6 @@ pub fn validate_catches_corruption() -> Result {
         )?;
     }
     {
-        let riscv = out_dir("612-riscv");
         let other = first_ir_member(&riscv);
         let _r = Restore::new(out.join(&native));
         std::fs::copy(riscv.join(format!("{other}_thinlto_native")), out.join(&native)).unwrap();
@@ -180,8 +141,9 @@ pub fn dropped_option_is_explained() -> Result {
     )
 }
 
-/// A compile error: the build fails and names the file.
+/// A compile error: the build fails and names the file (in the `612-x86_64` fixture's dir).
 pub fn build_failure_names_file() -> Result {
+    let out = fixtures::kernel_612("x86_64")?.out;
     let (_d, state) = setup_612()?;
     let tree = tree_612();
     let file = tree.join("kernel/fork.c");
@@ -190,7 +152,7 @@ pub fn build_failure_names_file() -> Result {
         let mut text = std::fs::read_to_string(&file).unwrap();
         text.push_str("\nint thindist_injected_error = ;\n");
         std::fs::write(&file, text).unwrap();
-        xtask(&state, &["build", "--arch", "x86_64", "--out", out_dir("612-x86_64").to_str().unwrap()])
+        xtask(&state, &["build", "--arch", "x86_64", "--out", out.to_str().unwrap()])
     };
     let run = run.fails_with("the build failed")?;
     check(

@@ -2,25 +2,13 @@
 //! on purpose-made defects. One clone of the cached 6.12 tree is shared,
 //! in an order that reuses its build wherever a case allows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::{Repository, ResetType, Signature};
 use serde_json::Value;
 
+use crate::fixtures;
 use crate::support::*;
-
-fn clone_of(src: &Path, name: &str) -> PathBuf {
-    let dest = test_home().join("trees").join(name);
-    if dest.exists() {
-        std::fs::remove_dir_all(&dest).unwrap();
-    }
-    Repository::clone(src.to_str().unwrap(), &dest).unwrap();
-    dest
-}
-
-fn clean_tree() -> PathBuf {
-    test_home().join("trees/clean-612")
-}
 
 fn clean_check(state: &Path, tree: &Path, checks: &str) -> (Run, Value) {
     let json = tree.with_extension("clean-check.json");
@@ -109,16 +97,19 @@ fn reverted(summary: &'static str) -> impl FnOnce(&Repository) {
 
 /// .gitignore without the natives' pattern: the ignore check names them.
 pub fn bites_on_gitignore() -> Result {
-    let tree = clone_of(&tree_612(), "clean-612");
-    check(tree.join("scripts/Makefile.vmlinux_thinlink").exists(), "the clone carries the series")?;
-    bites(&tree, edited(".gitignore", "*.o_thinlto_native\n", ""), "ignore", &["files *.o_thinlto_native: "])
+    bites(
+        &fixtures::clean_tree_612()?,
+        edited(".gitignore", "*.o_thinlto_native\n", ""),
+        "ignore",
+        &["files *.o_thinlto_native: "],
+    )
 }
 
 /// A clean rule without the natives: the clean check lists the files left.
 pub fn bites_on_clean_rule() -> Result {
     let rule = "\t\t-o -name '*.a_thinlto_native' -o -name '*.o_thinlto_native' \\\n";
     bites(
-        &clean_tree(),
+        &fixtures::clean_tree_612()?,
         edited("Makefile", rule, ""),
         "clean",
         &["files *.o_thinlto_native: ", "files *.a_thinlto_native: "],
@@ -128,7 +119,7 @@ pub fn bites_on_clean_rule() -> Result {
 /// The 6.12 series passes every check.
 pub fn passes_on_612_series() -> Result {
     let (_d, state) = state_file();
-    let tree = clean_tree();
+    let tree = fixtures::clean_tree_612()?;
     let (run, report) = clean_check(&state, &tree, "");
     run.ok()?;
     let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
@@ -142,7 +133,7 @@ pub fn passes_on_612_series() -> Result {
 /// Reverting the patsubst fix: every native is rebuilt after a one-file change.
 pub fn bites_on_patsubst_typo() -> Result {
     bites(
-        &clean_tree(),
+        &fixtures::clean_tree_612()?,
         reverted("fix the native targets' patsubst"),
         "one-file",
         &["natives rebuilt although neither their IR nor their index changed"],
@@ -152,7 +143,7 @@ pub fn bites_on_patsubst_typo() -> Result {
 /// Reverting the index dependency (patsubst fix kept): stale importers are named.
 pub fn bites_on_index_dependency() -> Result {
     bites(
-        &clean_tree(),
+        &fixtures::clean_tree_612()?,
         reverted("rebuild a native object when its index changes"),
         "incremental",
         &["stale after the incremental build: ", "_thinlto_native"],
@@ -164,7 +155,8 @@ pub fn bites_on_index_dependency() -> Result {
 /// one touched file rebuilds every native: the one-file check reports it.
 pub fn mainline_73() -> Result {
     let (_d, state) = state_file();
-    let tree = clone_of(&tree_73(), "clean-73");
+    let (_d73, _) = fixtures::setup_73()?;
+    let tree = fixtures::clone_of(&tree_73(), "clean-73");
     let (run, report) = clean_check(&state, &tree, "");
     let names: Vec<&str> = report["checks"]
         .as_array()

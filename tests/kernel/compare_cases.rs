@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::build_cases::setup_612;
+use crate::fixtures::setup_612;
 use crate::support::*;
 
 fn stage_names(mode: &Value) -> Vec<&str> {

@@ -6,6 +6,7 @@ mod boot_cases;
 mod build_cases;
 mod clean_cases;
 mod compare_cases;
+mod fixtures;
 mod setup_cases;
 mod support;
 

@@ -23,40 +23,39 @@ pub fn run_case(case: fn() -> Result) -> Result {
     })
 }
 
-/// The user's cache (where `deps` puts downloaded sources).
-fn user_cache() -> PathBuf {
-    if let Some(d) = std::env::var_os("THINDIST_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(d);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache"));
-    base.join("thindist")
-}
-
 /// The tests' own cache: trees extracted once and kept between runs,
-/// apart from the user's trees.
+/// apart from the user's trees (the tool's own cache rule, under `test/`).
 pub fn test_home() -> &'static Path {
     static HOME: OnceLock<PathBuf> = OnceLock::new();
     HOME.get_or_init(|| {
-        std::env::var_os("THINDIST_TEST_HOME").map(PathBuf::from).unwrap_or_else(|| user_cache().join("test"))
+        std::env::var_os("THINDIST_TEST_HOME").map(PathBuf::from).unwrap_or_else(|| xtask::home::cache().join("test"))
     })
 }
 
+/// Where `deps` puts a kernel line's source tarball (configs/deps.toml).
+fn tarball(line: &str) -> PathBuf {
+    xtask::deps::kernel_tarball(line).expect("configs/deps.toml names the kernel line")
+}
+
 pub fn tarball_612() -> PathBuf {
-    PathBuf::from("/usr/src/linux-source-6.12.tar.xz")
+    tarball("6.12")
 }
 
 pub fn tarball_73() -> PathBuf {
-    user_cache().join("sources/linux-source-7.3.tar.xz")
+    tarball("7.3")
+}
+
+/// Where `setup` extracts a tarball, in the tests' cache.
+fn tree_of(tarball: &Path) -> PathBuf {
+    test_home().join("trees").join(xtask::tree::tarball::tree_name(tarball))
 }
 
 pub fn tree_612() -> PathBuf {
-    test_home().join("trees/linux-source-6.12")
+    tree_of(&tarball_612())
 }
 
 pub fn tree_73() -> PathBuf {
-    test_home().join("trees/linux-source-7.3")
+    tree_of(&tarball_73())
 }
 
 pub struct Run {

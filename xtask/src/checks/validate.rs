@@ -10,7 +10,7 @@ use object::ObjectKind;
 use serde::Serialize;
 
 use crate::checks::artifact::{self, Kind};
-use crate::kbuild::layout::Layout;
+use crate::kbuild::layout::{Carried, Layout};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
@@ -55,7 +55,7 @@ impl Validation {
 
 pub struct Target<'a> {
     pub objtree: &'a Path,
-    pub layout: Layout,
+    pub layout: &'static Layout,
     pub elf_machine: u16,
     pub image: &'a str,
 }
@@ -67,17 +67,18 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 /// The thin-link's inputs: the IR archive's members, plus (v3) the lib.a
 /// members it was given between --start-lib and --end-lib.
 fn thinlink_inputs(t: &Target, v: &mut Validation) -> (Vec<String>, Vec<String>) {
-    let archive = t.objtree.join(t.layout.ir_archive());
+    let archive = t.objtree.join(&t.layout.ir_archive);
     let members = match artifact::members(&archive) {
         Ok(m) => m,
         Err(e) => {
-            v.fail(t.layout.ir_archive(), format!("{e:#}"));
+            v.fail(&t.layout.ir_archive, format!("{e:#}"));
             return (vec![], vec![]);
         }
     };
     let mut libs = Vec::new();
-    if t.layout == Layout::V3 {
-        if let Ok(list) = std::fs::read_to_string(t.objtree.join(".vmlinux_thinlto_bc_files")) {
+    if t.layout.lib_members {
+        let list_name = &t.layout.backend_list;
+        if let Ok(list) = std::fs::read_to_string(t.objtree.join(list_name)) {
             let mut in_lib = false;
             for line in list.lines().map(str::trim) {
                 match line {
@@ -88,7 +89,7 @@ fn thinlink_inputs(t: &Target, v: &mut Validation) -> (Vec<String>, Vec<String>)
                 }
             }
         } else {
-            v.fail(".vmlinux_thinlto_bc_files", "missing: the thin-link did not run");
+            v.fail(list_name, "missing: the thin-link did not run");
         }
     }
     (members, libs)
@@ -141,7 +142,7 @@ fn check_native(t: &Target, v: &mut Validation, ir: &str) {
 /// v3 copies non-IR objects into their native name; mainline uses them as they are.
 fn check_carried(t: &Target, v: &mut Validation, member: &str) {
     v.count("carried");
-    if t.layout == Layout::V3 {
+    if t.layout.carried == Carried::Copy {
         let native = t.layout.native_of(member);
         let same = std::fs::read(t.objtree.join(member)).ok() == std::fs::read(t.objtree.join(&native)).ok();
         if !same {
@@ -178,12 +179,18 @@ pub fn validate(t: &Target) -> Result<Validation> {
         }
     }
     // The natives' archive lists the native counterpart of every member, in order.
-    let native_archive = t.layout.native_archive();
+    let native_archive = &t.layout.native_archive;
     match artifact::members(&t.objtree.join(native_archive)) {
         Ok(got) => {
             let want: Vec<String> = members
                 .iter()
-                .map(|m| if ir.contains(m) || t.layout == Layout::V3 { t.layout.native_of(m) } else { m.clone() })
+                .map(|m| {
+                    if ir.contains(m) || t.layout.carried == Carried::Copy {
+                        t.layout.native_of(m)
+                    } else {
+                        m.clone()
+                    }
+                })
                 .collect();
             if got != want {
                 let missing: Vec<&String> = want.iter().filter(|w| !got.contains(w)).take(5).collect();

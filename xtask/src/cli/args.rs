@@ -1,10 +1,14 @@
-//! Options every command shares, and how a command finds its kernel tree.
+//! Argument groups every command shares, declared once and flattened into
+//! each command that takes them; and how a command finds its kernel tree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
 use crate::home;
+use crate::kbuild::arch::Arch;
+use crate::kbuild::session::BuildSpec;
+use crate::report;
 use crate::tree::state::State;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -38,5 +42,93 @@ impl Global {
                 state.path().display()
             )
         })
+    }
+
+    /// The build spec of a command: this tree, the architecture (loaded
+    /// once here), the toolchain and jobs.
+    pub fn spec(&self, command: &'static str, arch: &ArchArg, tools: &ToolArgs) -> Result<BuildSpec> {
+        let mut spec = BuildSpec::new(command, self.kernel_dir()?, Arch::load(&arch.arch)?);
+        spec.llvm = tools.llvm.clone();
+        spec.jobs = tools.jobs;
+        Ok(spec)
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ArchArg {
+    /// Architecture: a file under configs/ (x86_64, arm64, riscv, loongarch).
+    #[arg(long, default_value = "x86_64")]
+    pub arch: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// Base config: a make target (tinyconfig, defconfig, allnoconfig, …) or a .config file.
+    #[arg(long, default_value = "tinyconfig")]
+    pub config: String,
+    /// Config fragment to merge (repeatable): a file, or a name in the tree's kernel/configs or in configs/.
+    #[arg(long, value_name = "FILE")]
+    pub fragment: Vec<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// Puts the base config and fragments into a spec, after any the command adds first.
+    pub fn apply(&self, spec: &mut BuildSpec) {
+        spec.config = self.config.clone();
+        spec.fragments.extend(self.fragment.iter().cloned());
+    }
+}
+
+/// kbuild's toolchain and parallelism, shared by every command that builds.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ToolArgs {
+    /// kbuild's LLVM=: 1, a suffix such as -19, or a bin/ directory. Default: newest clang-N on PATH.
+    #[arg(long, allow_hyphen_values = true)]
+    pub llvm: Option<String>,
+    /// Parallel jobs (make -j, 1 to 4096). Default: the number of cores.
+    #[arg(short = 'j', long, value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+}
+
+/// GNU make blocks forever on its job pipe far above this, and `-j0` is not a count.
+pub const MAX_JOBS: usize = 4096;
+
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a job count from 1 to {MAX_JOBS}")),
+    }
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct JsonArg {
+    /// Write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+impl JsonArg {
+    pub fn write(&self, value: &impl serde::Serialize) -> Result<()> {
+        if let Some(path) = &self.json {
+            report::write_json(path, value)?;
+            println!("  json: {}", path.display());
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.json.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_counts_are_bounded() {
+        assert_eq!(parse_jobs("8"), Ok(8));
+        assert!(parse_jobs("0").unwrap_err().contains("from 1 to 4096"));
+        assert!(parse_jobs("100000").is_err() && parse_jobs("x").is_err());
     }
 }

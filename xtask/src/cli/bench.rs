@@ -1,99 +1,137 @@
 //! `cargo xtask bench`: figures, not tests. `overhead` builds the same
-//! configured tinyconfig twice from clean, once through the tool's make
-//! driver and once as raw make with the same arguments, and prints both.
+//! tinyconfig from clean through raw make and through the tool's make
+//! driver, in alternating order; `incremental` times no-op and one-file
+//! rebuilds of both LTO modes.
 
-use std::process::{Command, Stdio};
+use std::fs::File;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::checks::clean::TOUCHED;
-use crate::cli::args::Global;
-use crate::cli::build::{self, BuildArgs, Target};
+use crate::cli::args::{ArchArg, Global, ToolArgs};
+use crate::exec::child::self_cpu_seconds;
 use crate::home;
-use crate::kbuild::driver;
 use crate::kbuild::lto_mode::LtoMode;
-use crate::kbuild::session::{self, ModeBuild};
-use crate::kbuild::stages::Pipeline;
+use crate::kbuild::outdir;
+use crate::kbuild::rebuild::{self, TOUCHED};
+use crate::kbuild::session::Session;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
-    /// Wall time of `build`'s driver against raw make, same tree and flags.
-    #[command(after_help = "Example:\n  cargo xtask bench overhead --arch x86_64")]
+    /// Wall time of `build`'s driver against raw make, same tree and flags, alternating order.
+    #[command(after_help = "Example:\n  cargo xtask bench overhead --arch x86_64 --pairs 3")]
     Overhead {
-        #[arg(long, default_value = "x86_64")]
-        arch: String,
         #[command(flatten)]
-        tools: build::ToolArgs,
+        arch: ArchArg,
+        #[command(flatten)]
+        tools: ToolArgs,
+        /// Pairs of clean builds; the order alternates: raw, driver, driver, raw, raw, driver, …
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+        pairs: u32,
     },
     /// No-op and one-file rebuild times: THIN_DIST next to in-process ThinLTO, same tree and config.
     #[command(after_help = "Example:\n  cargo xtask bench incremental --arch x86_64")]
     Incremental {
-        #[arg(long, default_value = "x86_64")]
-        arch: String,
         #[command(flatten)]
-        tools: build::ToolArgs,
+        arch: ArchArg,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
 }
 
 pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     match bench {
-        Bench::Overhead { arch, tools } => overhead(arch, tools, global),
+        Bench::Overhead { arch, tools, pairs } => overhead(arch, tools, *pairs, global),
         Bench::Incremental { arch, tools } => incremental(arch, tools, global),
     }
 }
 
-fn overhead(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
-    let root = home::cache().join("bench").join(format!("overhead-{arch}"));
-    let args = |dir: &str| BuildArgs {
-        target: Target { arch: arch.to_string(), out: Some(root.join(dir)), json: None },
-        config: "tinyconfig".into(),
-        fragment: vec![],
-        tools: tools.clone(),
-    };
-    // Raw make first, then the driver: each from a clean O= directory.
-    let raw_args = args("raw");
-    session::fresh_dir(raw_args.target.out.as_deref().unwrap())?;
-    let raw = build::configure_step(&raw_args, global)?;
-    let argv = raw.kb.argv(&["vmlinux", &raw.kb.arch.image_target]);
-    let log = std::fs::File::create(root.join("raw.log"))?;
+/// One clean build: raw make (output to a file) or through the driver.
+/// Returns wall seconds and, for the driver, the CPU seconds the tool itself used.
+fn timed_build(global: &Global, arch: &ArchArg, tools: &ToolArgs, driver: bool, run: usize) -> Result<(f64, f64)> {
+    let root = home::cache().join("bench").join(format!("overhead-{}", arch.arch));
+    let mut spec = global.spec("bench-overhead", arch, tools)?;
+    spec.out = Some(root.join("build"));
+    spec.log_dir = root.clone();
+    outdir::fresh_dir(spec.out.as_deref().expect("set above"))?;
+    let session = Session::open(spec, &global.load_state()?)?;
+    session.configure()?;
+    if driver {
+        let cpu = self_cpu_seconds();
+        let made = session.make(&format!("driver-{run}"))?;
+        if !made.success {
+            bail!("the driven build failed; see {}", made.log.display());
+        }
+        return Ok((made.seconds, self_cpu_seconds() - cpu));
+    }
+    let log = session.log_path(&format!("raw-{run}"));
     let started = Instant::now();
-    let status =
-        Command::new(&argv[0]).args(&argv[1..]).stdout(log.try_clone()?).stderr(log).stdin(Stdio::null()).status()?;
-    let raw_secs = started.elapsed().as_secs_f64();
+    let (status, _) = session.kb.command(&session.kb.kernel_targets()).run_to_file(File::create(&log)?)?;
+    let seconds = started.elapsed().as_secs_f64();
     if !status.success() {
-        bail!("raw make failed; see {}", root.join("raw.log").display());
+        bail!("raw make failed; see {}", log.display());
     }
+    Ok((seconds, 0.0))
+}
 
-    let tool_args = args("tool");
-    session::fresh_dir(tool_args.target.out.as_deref().unwrap())?;
-    let tool = build::configure_step(&tool_args, global)?;
-    let argv = tool.kb.argv(&["vmlinux", &tool.kb.arch.image_target]);
-    let made =
-        driver::run(&argv, &tool.kb.objtree, Pipeline::Distributed(tool.prepared.layout), &root.join("tool.log"))?;
-    if !made.success {
-        bail!("the driven build failed; see {}", made.log.display());
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
-    println!("bench overhead ({arch} tinyconfig, Linux {}, -j{}):", tool.prepared.tree.version, tool.kb.jobs);
-    println!("  raw make:      {raw_secs:>7.1}s");
-    println!("  thindist make: {:>7.1}s", made.seconds);
-    println!("  ratio:         {:>7.3} (target <= 1.02)", made.seconds / raw_secs);
+}
+
+fn overhead(arch: &ArchArg, tools: &ToolArgs, pairs: u32, global: &Global) -> Result<()> {
+    let mut rows = Vec::new();
+    for pair in 0..pairs as usize {
+        // ABBA: an even pair starts with raw make, an odd one with the driver.
+        let order = if pair % 2 == 0 { [false, true] } else { [true, false] };
+        let mut raw = 0.0;
+        let mut driven = (0.0, 0.0);
+        for driver in order {
+            let t = timed_build(global, arch, tools, driver, pair)?;
+            if driver {
+                driven = t;
+            } else {
+                raw = t.0;
+            }
+        }
+        println!(
+            "  pair {}: raw {raw:.1}s, driver {:.1}s, ratio {:.3}, driver's own CPU {:.2}s",
+            pair + 1,
+            driven.0,
+            driven.0 / raw,
+            driven.1
+        );
+        rows.push((raw, driven.0, driven.1));
+    }
+    let mut ratios: Vec<f64> = rows.iter().map(|(r, d, _)| d / r).collect();
+    let mut own: Vec<f64> = rows.iter().map(|r| r.2).collect();
+    let (lo, hi) = (ratios.iter().cloned().fold(f64::MAX, f64::min), ratios.iter().cloned().fold(f64::MIN, f64::max));
+    println!("bench overhead ({} tinyconfig, {pairs} pairs, alternating order):", arch.arch);
+    println!("  ratio driver / raw make: median {:.3} (min {lo:.3}, max {hi:.3}); target <= 1.02", median(&mut ratios));
+    println!("  the driver's own CPU time per build: median {:.2}s", median(&mut own));
     Ok(())
 }
 
-fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<()> {
-    let root = home::cache().join("bench").join(format!("incremental-{arch}"));
-    let args = BuildArgs {
-        target: Target { arch: arch.to_string(), out: None, json: None },
-        config: "tinyconfig".into(),
-        fragment: vec![],
-        tools: tools.clone(),
-    };
-    let builds =
-        LtoMode::BOTH.iter().map(|m| ModeBuild::configure(&args, global, *m, &root)).collect::<Result<Vec<_>>>()?;
-    let full = builds.iter().map(|b| b.make("full").map(|r| r.seconds)).collect::<Result<Vec<_>>>()?;
-    let rows = session::incremental(&builds)?;
-    println!("bench incremental ({arch} tinyconfig, touched {TOUCHED}):");
+fn incremental(arch: &ArchArg, tools: &ToolArgs, global: &Global) -> Result<()> {
+    let root = home::cache().join("bench").join(format!("incremental-{}", arch.arch));
+    let spec = global.spec("bench-incremental", arch, tools)?;
+    let state = global.load_state()?;
+    let mut builds = Vec::new();
+    for mode in LtoMode::BOTH {
+        let mode_spec = spec.in_mode(mode, &root);
+        outdir::fresh_dir(mode_spec.out.as_deref().expect("a mode's own out dir"))?;
+        let session = Session::open(mode_spec, &state)?;
+        session.configure()?;
+        builds.push(session);
+    }
+    let full = builds.iter().map(|b| b.make_ok("full").map(|r| r.seconds)).collect::<Result<Vec<_>>>()?;
+    let rows = rebuild::incremental(&builds)?;
+    println!("bench incremental ({} tinyconfig, touched {TOUCHED}):", arch.arch);
     println!("  {:<11} {:>8} {:>8} {:>9}", "mode", "full", "no-op", "one-file");
     for ((b, full), inc) in builds.iter().zip(&full).zip(&rows) {
         println!("  {:<11} {full:>7.1}s {:>7.1}s {:>8.1}s", b.mode.name(), inc.noop.seconds, inc.one_file.seconds);
@@ -105,4 +143,15 @@ fn incremental(arch: &str, tools: &build::ToolArgs, global: &Global) -> Result<(
         dist.one_file.seconds / inproc.one_file.seconds
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
 }

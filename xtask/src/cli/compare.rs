@@ -7,23 +7,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
 
 use crate::checks::boot::{self, BootReport, Outcome};
-use crate::checks::equivalence::{self, Equivalence, Image, Verdict};
-use crate::checks::validate::Validation;
-use crate::cli::args::Global;
-use crate::cli::build::{self, BuildArgs, Target, ToolArgs};
-use crate::exec::child::Usage;
+use crate::checks::equivalence::{self, Image, Verdict};
+use crate::cli::args::{ArchArg, ConfigArgs, Global, ToolArgs};
 use crate::home;
-use crate::kbuild::arch::Arch;
-use crate::kbuild::driver::{MakeRun, StageTime};
+use crate::kbuild::driver::MakeRun;
 use crate::kbuild::kconfig::Values;
 use crate::kbuild::lto_mode::LtoMode;
-use crate::kbuild::session::{self, Incremental, ModeBuild};
-use crate::report::machine::{self, Machine};
+use crate::kbuild::outdir;
+use crate::kbuild::rebuild::{self, Incremental};
+use crate::kbuild::session::Session;
+use crate::report::compare::{CompareReport, ModeReport, Ratios};
+use crate::report::machine;
 use crate::report::{table, timeline};
-use crate::report::{KernelInfo, ToolchainInfo};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -35,15 +32,11 @@ The builds go to <out>/in-process and <out>/thin-dist, each emptied first;
 <out> also gets both modes' logs, compare.json and compare.svg.
 The one-file rebuild touches kernel/fork.c in the tree (its mtime only).")]
 pub struct CompareArgs {
-    /// Architecture: a file under configs/.
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
-    /// Base config: a make target (tinyconfig, defconfig, …) or a .config file.
-    #[arg(long, default_value = "tinyconfig")]
-    pub config: String,
-    /// Config fragment to merge into both (repeatable): a file, or a name under the tree's kernel/configs.
-    #[arg(long, value_name = "FILE")]
-    pub fragment: Vec<PathBuf>,
+    #[command(flatten)]
+    pub arch: ArchArg,
+    /// Base config and fragments, the same for both modes.
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Directory for both builds and their logs; default: one under the cache per tree, arch and config.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -63,56 +56,12 @@ pub struct CompareArgs {
     pub tools: ToolArgs,
 }
 
-#[derive(Debug, Serialize)]
-pub struct ModeReport {
-    pub mode: LtoMode,
-    pub kconfig: String,
-    pub objtree: String,
-    pub log: String,
-    pub wall_seconds: f64,
-    /// user+sys of make and everything it ran; peak RSS of the largest single process.
-    pub usage: Usage,
-    /// In-process ThinLTO shows `lto-link` where THIN_DIST shows `thin-link` and `back-end`.
-    pub stages: Vec<StageTime>,
-    pub incremental: Option<Incremental>,
-    pub boot: Option<BootReport>,
-    /// The THIN_DIST build's artifact checks.
-    pub validation: Option<Validation>,
-}
-
-/// thin-dist divided by in-process.
-#[derive(Debug, Serialize)]
-pub struct Ratios {
-    pub wall: f64,
-    pub cpu: f64,
-    pub peak_rss: f64,
-    pub noop: Option<f64>,
-    pub one_file: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct CompareReport {
-    pub kernel: KernelInfo,
-    pub arch: String,
-    pub config: String,
-    pub fragments: Vec<String>,
-    pub toolchain: ToolchainInfo,
-    pub jobs: usize,
-    pub machine: Machine,
-    /// In build order; each full build starts from an empty O= directory.
-    pub modes: Vec<ModeReport>,
-    pub ratios: Ratios,
-    pub equivalence: Equivalence,
-    /// Config symbols that differ beyond the LTO choice itself (expected: none).
-    pub config_differences: Vec<String>,
-}
-
 fn default_root(global: &Global, args: &CompareArgs) -> Result<PathBuf> {
     let dir = global.kernel_dir()?;
     let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
     let tree = dir.file_name().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-    let mut name = format!("{tree}-{}-{}", args.arch, stem(Path::new(&args.config)));
-    for f in &args.fragment {
+    let mut name = format!("{tree}-{}-{}", args.arch.arch, stem(Path::new(&args.config.config)));
+    for f in &args.config.fragment {
         name.push('+');
         name.push_str(&stem(f));
     }
@@ -131,72 +80,52 @@ fn config_differences(a: &Values, b: &Values) -> Vec<String> {
         .collect()
 }
 
-pub fn cpu(u: &Usage) -> f64 {
-    u.user_seconds + u.sys_seconds
-}
-
-impl Ratios {
-    fn of(in_process: &ModeReport, thin_dist: &ModeReport) -> Self {
-        let (a, d) = (in_process, thin_dist);
-        let rebuild =
-            |pick: fn(&Incremental) -> f64| Some(pick(d.incremental.as_ref()?) / pick(a.incremental.as_ref()?));
-        Ratios {
-            wall: d.wall_seconds / a.wall_seconds,
-            cpu: cpu(&d.usage) / cpu(&a.usage),
-            peak_rss: d.usage.peak_rss_mib / a.usage.peak_rss_mib,
-            noop: rebuild(|i| i.noop.seconds),
-            one_file: rebuild(|i| i.one_file.seconds),
-        }
-    }
-}
-
 pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
-    let arch = Arch::load(&args.arch)?;
-    let mut fragments = args.fragment.clone();
+    let mut spec = global.spec("compare", &args.arch, &args.tools)?;
     let qemu = if args.boot {
-        let (qemu, fragment) = boot::plan(&arch)?;
-        fragments.insert(0, fragment);
+        let (qemu, fragment) = boot::plan(&spec.arch)?;
+        spec.fragments.push(fragment);
         Some(qemu)
     } else {
         None
     };
+    args.config.apply(&mut spec);
     let root = match &args.out {
         Some(dir) => dir.clone(),
         None => default_root(global, args)?,
     };
-    let build_args = BuildArgs {
-        target: Target { arch: args.arch.clone(), out: None, json: None },
-        config: args.config.clone(),
-        fragment: fragments,
-        tools: args.tools.clone(),
-    };
-    let builds = LtoMode::BOTH
-        .iter()
-        .map(|m| ModeBuild::configure(&build_args, global, *m, &root))
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(q) = &qemu {
-        for b in &builds {
-            boot::check_bootable(q, &b.configured.config)?;
+    let state = global.load_state()?;
+    let mut builds = Vec::new();
+    let mut configs = Vec::new();
+    for mode in LtoMode::BOTH {
+        let mode_spec = spec.in_mode(mode, &root);
+        outdir::fresh_dir(mode_spec.out.as_deref().expect("a mode's own out dir"))?;
+        let session = Session::open(mode_spec, &state)?;
+        let config = session.configure()?;
+        if let Some(q) = &qemu {
+            boot::check_bootable(q, &config)?;
         }
+        builds.push(session);
+        configs.push(config);
     }
-    let config_differences = config_differences(&builds[0].configured.config, &builds[1].configured.config);
+    let config_differences = config_differences(&configs[0], &configs[1]);
 
-    let fulls: Vec<MakeRun> = builds.iter().map(|b| b.make("full")).collect::<Result<_>>()?;
-    let dist = &builds[1].configured;
-    let validation = build::validate_build(&dist.kb, dist.prepared.layout)?;
-    let images = builds.iter().map(|b| Image::read(&b.configured.kb.path("vmlinux"))).collect::<Result<Vec<_>>>()?;
+    let fulls: Vec<MakeRun> = builds.iter().map(|b| b.make_ok("full")).collect::<Result<_>>()?;
+    let dist = &builds[1];
+    let validation = dist.validate()?;
+    let images = builds.iter().map(|b| Image::read(&b.kb.path("vmlinux"))).collect::<Result<Vec<_>>>()?;
     let equivalence = equivalence::compare(&images[0], &images[1]);
     let mut boots: Vec<Option<BootReport>> = Vec::new();
     for b in &builds {
         boots.push(match &qemu {
-            Some(q) => Some(boot::boot_built(&b.configured, q, None, Duration::from_secs(120))?),
+            Some(q) => Some(boot::boot_built(b, q, None, Duration::from_secs(120))?),
             None => None,
         });
     }
     let incremental: Vec<Option<Incremental>> = if args.no_incremental {
         vec![None, None]
     } else {
-        session::incremental(&builds)?.into_iter().map(Some).collect()
+        rebuild::incremental(&builds)?.into_iter().map(Some).collect()
     };
 
     let mut validation = Some(validation);
@@ -207,7 +136,7 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         .map(|((b, full), (boot, incremental))| ModeReport {
             mode: b.mode,
             kconfig: format!("CONFIG_{}", b.mode.kconfig_symbol()),
-            objtree: b.configured.kb.objtree.display().to_string(),
+            objtree: b.kb.objtree.display().to_string(),
             log: full.log.display().to_string(),
             wall_seconds: full.seconds,
             usage: full.usage,
@@ -218,22 +147,12 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         })
         .collect();
     let ratios = Ratios::of(&modes[0], &modes[1]);
-    let p = &dist.prepared;
     let report = CompareReport {
-        kernel: KernelInfo {
-            tree: p.tree.root.display().to_string(),
-            version: p.tree.version.to_string(),
-            series: p.series.clone(),
-            layout: p.layout.to_string(),
-        },
-        arch: args.arch.clone(),
+        kernel: dist.kernel_info(),
+        arch: dist.kb.arch.name.clone(),
         config: dist.base.name(),
         fragments: dist.fragments.iter().map(|f| f.display().to_string()).collect(),
-        toolchain: ToolchainInfo {
-            llvm: dist.kb.toolchain.llvm.clone(),
-            clang: dist.kb.toolchain.clang_version(),
-            lld: dist.kb.toolchain.lld_version(),
-        },
+        toolchain: dist.toolchain_info(),
         jobs: dist.kb.jobs,
         machine: machine::describe(),
         modes,

@@ -3,23 +3,24 @@
 
 use anyhow::{bail, Result};
 
-use crate::cli::args::Global;
-use crate::cli::build::{self, BuildArgs, Target};
-use crate::cli::setup::{self, SetupArgs};
+use crate::cli::args::{ArchArg, Global, ToolArgs};
+use crate::cli::setup::{self, Options};
 use crate::deps;
+use crate::home;
+use crate::kbuild::session::Session;
 
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  cargo xtask demo --yes            # installs what is missing (root), then runs\n  cargo xtask demo --arch riscv"
 )]
 pub struct DemoArgs {
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
+    #[command(flatten)]
+    pub arch: ArchArg,
     /// Install missing packages first (needs root).
     #[arg(long)]
     pub yes: bool,
     #[command(flatten)]
-    pub tools: build::ToolArgs,
+    pub tools: ToolArgs,
 }
 
 pub fn run(args: &DemoArgs, global: &Global) -> Result<()> {
@@ -33,18 +34,13 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<()> {
         }
         deps::run(true)?;
     }
-    let setup_args =
-        SetupArgs { source: Some(tarball), series: None, force: false, dry_run: false, revert: false, patches: None };
-    setup::run(&setup_args, global)?;
-    // Later commands find the tree through the state that setup just wrote.
+    setup::apply(&tarball, &Options::default(), global)?;
+    // Later steps find the tree through the state that setup just wrote.
     let global = Global { kernel: None, ..global.clone() };
-    let out = crate::home::cache().join("builds").join(format!("demo-6.12-{}", args.arch));
-    let build_args = BuildArgs {
-        target: Target { arch: args.arch.clone(), out: Some(out), json: None },
-        config: "tinyconfig".into(),
-        fragment: vec![],
-        tools: args.tools.clone(),
-    };
-    build::run(&build_args, &global)?;
+    let mut spec = global.spec("demo", &args.arch, &args.tools)?;
+    spec.out = Some(home::cache().join("builds").join(format!("demo-6.12-{}", spec.arch.name)));
+    let session = Session::open(spec, &global.load_state()?)?;
+    session.configure()?;
+    session.build_validated(None)?;
     Ok(())
 }

@@ -3,13 +3,15 @@
 
 pub mod args;
 pub mod bench;
+pub mod boot;
 pub mod build;
+pub mod clean_check;
 pub mod compare;
 pub mod demo;
 pub mod setup;
 pub mod test;
+pub mod validate;
 
-use crate::checks::{boot, clean};
 use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -37,12 +39,9 @@ enum Command {
     /// Configure and build a THIN_DIST kernel, following its stages, then validate it.
     Build(build::BuildArgs),
     /// Check an existing THIN_DIST build's artifacts without running make.
-    #[command(
-        after_help = "Examples:\n  cargo xtask validate --arch riscv --out /tmp/riscv\n  cargo xtask validate --json checks.json"
-    )]
-    Validate(build::Target),
+    Validate(validate::ValidateArgs),
     /// Prove the build's bookkeeping: ignore rules, clean, mrproper, no-op, one-file and incremental rebuilds.
-    CleanCheck(clean::CleanCheckArgs),
+    CleanCheck(clean_check::CleanCheckArgs),
     /// Build (or reuse) a THIN_DIST kernel with the boot fragment and boot it in QEMU.
     Boot(boot::BootArgs),
     /// The main job on a default kernel: Debian's 6.12 sources, setup, build, validate.
@@ -66,8 +65,8 @@ pub fn main() {
         Some(Command::Deps { yes }) => crate::deps::run(*yes),
         Some(Command::Setup(args)) => setup::run(args, &cli.global),
         Some(Command::Build(args)) => build::run(args, &cli.global).map(|_| ()),
-        Some(Command::Validate(target)) => build::validate_only(target, &cli.global),
-        Some(Command::CleanCheck(args)) => clean::run(args, &cli.global).map(|_| ()),
+        Some(Command::Validate(args)) => validate::run(args, &cli.global),
+        Some(Command::CleanCheck(args)) => clean_check::run(args, &cli.global).map(|_| ()),
         Some(Command::Boot(args)) => boot::run(args, &cli.global).map(|_| ()),
         Some(Command::Demo(args)) => demo::run(args, &cli.global),
         Some(Command::Compare(args)) => compare::run(args, &cli.global).map(|_| ()),

@@ -7,9 +7,9 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::args::Global;
 use crate::home;
-use crate::kbuild::layout::TreeSupport;
 use crate::series;
 use crate::series::apply;
+use crate::series::detect::TreeSupport;
 use crate::tree::git;
 use crate::tree::kernel::KernelTree;
 use crate::tree::state::TreeRecord;
@@ -41,43 +41,60 @@ pub struct SetupArgs {
     pub patches: Option<PathBuf>,
 }
 
+/// What setup is asked to do, as plain values (demo uses the defaults).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub series: Option<String>,
+    pub force: bool,
+    pub dry_run: bool,
+    pub patches: Option<PathBuf>,
+}
+
+impl Options {
+    fn patches_dir(&self) -> PathBuf {
+        self.patches.clone().unwrap_or_else(|| home::project_root().join("patches"))
+    }
+}
+
 pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
     let source = match (&args.source, &global.kernel) {
         (Some(s), _) => s.clone(),
         (None, Some(k)) => k.clone(),
         (None, None) => global.kernel_dir()?,
     };
-    if !source.exists() {
-        bail!("{} does not exist; give a kernel directory or a source tarball (.tar.xz, .tar.gz)", source.display());
-    }
-    let Some(root) = tree_for(&source, args.dry_run)? else { return Ok(()) };
-    let tree = KernelTree::open(&root)?;
+    let opts = Options {
+        series: args.series.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
+        patches: args.patches.clone(),
+    };
     if args.revert {
-        return revert(&tree, args.force, global);
+        let Some(root) = tree_for(&source, false)? else { return Ok(()) };
+        return revert(&KernelTree::open(&root)?, args.force, global);
     }
-    let support = TreeSupport::detect(&tree);
+    apply(&source, &opts, global)
+}
+
+/// Puts THIN_DIST onto the tree at `source` (a directory or a tarball), or
+/// records that it has it.
+pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
+    let Some(root) = tree_for(source, args.dry_run)? else { return Ok(()) };
+    let tree = KernelTree::open(&root)?;
+    let support = TreeSupport::detect(&tree)?;
     println!("kernel: Linux {} at {}", tree.version, tree.root.display());
     let mut state = global.load_state()?;
     match support {
-        TreeSupport::Mainline => {
-            println!(
-                "Linux {} has mainline's own distributed ThinLTO (layout: mainline); nothing to apply",
-                tree.version
-            );
+        TreeSupport::Kernel(layout) => {
+            println!("Linux {} has its own distributed ThinLTO (layout: {layout}); nothing to apply", tree.version);
             if !args.dry_run {
-                let record = TreeRecord {
-                    version: tree.version.to_string(),
-                    series: "mainline".into(),
-                    layout: "mainline".into(),
-                    ..Default::default()
-                };
+                let record = TreeRecord { series: layout.name.clone(), ..Default::default() };
                 state.set_tree(&tree.root, &record);
                 state.set_current(&tree.root);
                 state.save()?;
             }
             return Ok(());
         }
-        TreeSupport::OurSeries => {
+        TreeSupport::OurSeries(layout) => {
             let known = state
                 .tree(&tree.root)
                 .map(|r| r.series)
@@ -94,12 +111,11 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
             }
             println!(
                 "a distributed ThinLTO series is already applied ({}); nothing changed",
-                known.as_deref().unwrap_or("series not recorded, layout v3")
+                known.clone().unwrap_or_else(|| format!("series not recorded, layout {layout}"))
             );
             if !args.dry_run && state.tree(&tree.root).is_none() {
                 let series = known.clone().unwrap_or_else(|| "unknown".into());
-                let record =
-                    TreeRecord { version: tree.version.to_string(), series, layout: "v3".into(), ..Default::default() };
+                let record = TreeRecord { series, ..Default::default() };
                 state.set_tree(&tree.root, &record);
             }
             if !args.dry_run {
@@ -111,8 +127,7 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
         TreeSupport::Absent => {}
     }
 
-    let patches_dir = args.patches.clone().unwrap_or_else(|| home::project_root().join("patches"));
-    let all = series::load_all(&patches_dir)?;
+    let all = series::load_all(&args.patches_dir())?;
     let chosen = series::select(&all, &tree.version, args.series.as_deref())?;
     println!(
         "series: {} ({} patches, layout {}, for Linux {}): {}",
@@ -154,9 +169,7 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
         println!("  {} {subject}", &oid.to_string()[..12]);
     }
     let record = TreeRecord {
-        version: tree.version.to_string(),
         series: chosen.name.clone(),
-        layout: chosen.layout.to_string(),
         branch: Some(applied.branch.clone()),
         original_branch: applied.original_branch.clone(),
         original_commit: Some(applied.original_commit.to_string()),
@@ -195,8 +208,8 @@ fn refuse_dirty(repo: &git2::Repository, patches: &[apply::Patch], force: bool) 
 /// A tree that carries the first patches of series `name` from an older
 /// thindist gets the rest, checked first, on the same branch. Returns
 /// whether it handled the tree (false: carry on as "already applied").
-fn complete_series(args: &SetupArgs, tree: &KernelTree, name: &str) -> Result<bool> {
-    let patches_dir = args.patches.clone().unwrap_or_else(|| home::project_root().join("patches"));
+fn complete_series(args: &Options, tree: &KernelTree, name: &str) -> Result<bool> {
+    let patches_dir = args.patches_dir();
     let Some(series) = series::load_all(&patches_dir)?.into_iter().find(|s| s.name == name) else { return Ok(false) };
     let Some(repo) = git::open(&tree.root)? else { return Ok(false) };
     let patches = apply::read_series(&series)?;
@@ -238,6 +251,9 @@ fn list_patches(patches: &[apply::Patch]) {
 /// The kernel directory for a source: the directory itself, or a tarball's
 /// tree in the cache (extracted and imported once, reused afterwards).
 fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
+    if !source.exists() {
+        bail!("{} does not exist; give a kernel directory or a source tarball (.tar.xz, .tar.gz)", source.display());
+    }
     if !tarball::is_tarball(source) {
         if source.is_file() {
             bail!(

@@ -2,8 +2,8 @@
 //! root), then runs the workspace's tests: unit tests and the real-kernel
 //! suite in tests/.
 
+use crate::exec::Cmd;
 use anyhow::Result;
-use xshell::{cmd, Shell};
 
 use crate::deps;
 use crate::home;
@@ -25,10 +25,14 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !args.no_deps {
         deps::run(deps::is_root())?;
     }
-    let sh = Shell::new()?;
-    sh.change_dir(home::project_root());
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let rest = &args.rest;
-    cmd!(sh, "{cargo} test --workspace -- {rest...}").run()?;
+    let root = home::project_root();
+    // Formatting and lints first: they take seconds, the kernel suite an hour.
+    Cmd::new(&cargo).args(["fmt", "--all", "--", "--check"]).current_dir(&root).run()?;
+    Cmd::new(&cargo)
+        .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
+        .current_dir(&root)
+        .run()?;
+    Cmd::new(&cargo).args(["test", "--workspace", "--"]).args(&args.rest).current_dir(&root).run()?;
     Ok(())
 }

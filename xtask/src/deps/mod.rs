@@ -7,9 +7,9 @@ pub mod apt_sources;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::exec::Cmd;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
-use xshell::{cmd, Shell};
 
 use crate::home;
 
@@ -102,7 +102,7 @@ impl Step {
         }
     }
 
-    fn execute(&self, sh: &Shell) -> Result<()> {
+    fn execute(&self) -> Result<()> {
         match self {
             Step::Write { path, text } => {
                 if let Some(parent) = path.parent() {
@@ -111,10 +111,11 @@ impl Step {
                 std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
             }
             Step::Run { argv, cwd } => {
-                let _dir = cwd.as_ref().map(|d| sh.push_dir(d));
-                let (prog, args) = argv.split_first().expect("a command");
-                cmd!(sh, "{prog} {args...}").env("DEBIAN_FRONTEND", "noninteractive").run()?;
-                Ok(())
+                let cmd = Cmd::from_argv(argv).env("DEBIAN_FRONTEND", "noninteractive");
+                match cwd {
+                    Some(d) => cmd.current_dir(d).run(),
+                    None => cmd.run(),
+                }
             }
             Step::ExtractDeb { dir, package, dest } => {
                 let deb = std::fs::read_dir(dir)?
@@ -123,7 +124,7 @@ impl Step {
                     .with_context(|| format!("apt-get download left no {package}_*.deb in {}", dir.display()))?;
                 let unpacked = dir.join("unpacked");
                 let _ = std::fs::remove_dir_all(&unpacked);
-                cmd!(sh, "dpkg-deb -x {deb} {unpacked}").run()?;
+                Cmd::new("dpkg-deb").arg("-x").arg(deb.to_string_lossy()).arg(unpacked.to_string_lossy()).run()?;
                 std::fs::create_dir_all(dest.parent().unwrap())?;
                 std::fs::rename(unpacked.join(format!("usr/src/{package}.tar.xz")), dest)?;
                 std::fs::remove_dir_all(&unpacked)?;
@@ -142,10 +143,10 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn installed(sh: &Shell, packages: &[String]) -> Result<Vec<String>> {
+fn installed(packages: &[String]) -> Result<Vec<String>> {
     // Unknown packages make dpkg-query exit 1; their absence from the output is the answer.
     let format = "-f=${Package}\t${Status}\n";
-    let out = cmd!(sh, "dpkg-query -W {format} {packages...}").quiet().ignore_status().ignore_stderr().read()?;
+    let out = Cmd::new("dpkg-query").args(["-W", format]).args(packages).read_any()?;
     Ok(out
         .lines()
         .filter_map(|l| l.split_once('\t'))
@@ -154,8 +155,8 @@ fn installed(sh: &Shell, packages: &[String]) -> Result<Vec<String>> {
         .collect())
 }
 
-fn missing(sh: &Shell, packages: &[String]) -> Result<Vec<String>> {
-    let have = installed(sh, packages)?;
+fn missing(packages: &[String]) -> Result<Vec<String>> {
+    let have = installed(packages)?;
     Ok(packages.iter().filter(|p| !have.contains(p)).cloned().collect())
 }
 
@@ -175,11 +176,11 @@ fn private_apt_options(root: &Path) -> Vec<String> {
     ]
 }
 
-fn plan(sh: &Shell) -> Result<Vec<Step>> {
+fn plan() -> Result<Vec<Step>> {
     let deps = load()?;
     let mut steps = Vec::new();
-    let base_missing = missing(sh, &deps.apt.packages)?;
-    let bpo_missing = missing(sh, &deps.backports.packages)?;
+    let base_missing = missing(&deps.apt.packages)?;
+    let bpo_missing = missing(&deps.backports.packages)?;
     let downloads: Vec<(&String, &KernelSource)> = deps
         .kernel
         .iter()
@@ -242,8 +243,7 @@ pub fn is_root() -> bool {
 }
 
 pub fn run(yes: bool) -> Result<()> {
-    let sh = Shell::new()?;
-    let steps = plan(&sh)?;
+    let steps = plan()?;
     if steps.is_empty() {
         println!("deps: everything is present (toolchain, QEMU, kernel sources 6.12 and 7.3)");
         return Ok(());
@@ -258,9 +258,9 @@ pub fn run(yes: bool) -> Result<()> {
     }
     for step in &steps {
         eprintln!("deps: {}", step.describe().lines().next().unwrap_or_default());
-        step.execute(&sh)?;
+        step.execute()?;
     }
-    let left = plan(&sh)?;
+    let left = plan()?;
     if !left.is_empty() {
         bail!("after installing, still missing: {}", left.iter().map(Step::describe).collect::<Vec<_>>().join("; "));
     }

@@ -1,4 +1,4 @@
-//! Starting a long-running child (make, QEMU) in its own process group,
+//! A long-running child (make, QEMU) in its own process group,
 //! with everything it prints delivered line by line. (xshell runs commands
 //! to completion; these two must be followed while they run.)
 
@@ -25,16 +25,15 @@ impl Lines {
     }
 }
 
-pub fn spawn(argv: &[String]) -> Result<Lines> {
-    let (prog, args) = argv.split_first().context("empty command")?;
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
+/// Starts `cmd` in its own process group with both output streams read
+/// line by line into one channel.
+pub(super) fn spawn(mut cmd: Command, name: &str) -> Result<Lines> {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
-        .with_context(|| format!("cannot start {prog}"))?;
+        .with_context(|| format!("cannot start {name}"))?;
     let (tx, lines) = mpsc::channel();
     let streams: [Option<Box<dyn Read + Send>>; 2] = [
         child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -93,4 +92,15 @@ pub fn wait_with_usage(child: &Child) -> Result<(ExitStatus, Usage)> {
         peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
     };
     Ok((ExitStatus::from_raw(status), usage))
+}
+
+/// User+system CPU seconds this process has used so far (the tool's own
+/// cost, without its children).
+pub fn self_cpu_seconds() -> f64 {
+    // SAFETY: rusage is plain data that getrusage fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage on ourselves with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }

@@ -1,5 +1,163 @@
-//! Running other programs: the one way the tool starts a child process,
-//! and how Ctrl-C reaches a child's whole process group.
+//! Running other programs: `Cmd` is the one way the tool starts a child.
+//! Commands that run to completion go through xshell; make and QEMU, which
+//! must be followed while they run, get their own process group (so that
+//! Ctrl-C reaches their whole tree, see interrupt) and deliver their output
+//! line by line. Arguments are always arguments, never a shell string.
 
 pub mod child;
 pub mod interrupt;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use child::{Lines, Usage};
+
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    dir: Option<PathBuf>,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<Path>) -> Self {
+        Self { argv: vec![program.as_ref().display().to_string()], env: Vec::new(), dir: None }
+    }
+
+    /// From a whole command line (program first).
+    pub fn from_argv(argv: &[String]) -> Self {
+        Self { argv: argv.to_vec(), env: Vec::new(), dir: None }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
+        self.argv.push(arg.as_ref().to_string());
+        self
+    }
+
+    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.argv.extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn envs(mut self, vars: &[(String, String)]) -> Self {
+        self.env.extend_from_slice(vars);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.dir = Some(dir.to_path_buf());
+        self
+    }
+
+    pub fn argv(&self) -> &[String] {
+        &self.argv
+    }
+
+    /// The command line as a person would type it (for messages and logs).
+    pub fn display(&self) -> String {
+        let env = self.env.iter().map(|(k, v)| format!("{k}={v} "));
+        env.collect::<String>() + &self.argv.join(" ")
+    }
+
+    fn shell(&self) -> Result<Shell> {
+        let sh = Shell::new()?;
+        if let Some(d) = &self.dir {
+            sh.change_dir(d);
+        }
+        Ok(sh)
+    }
+
+    fn with_xshell<T>(&self, f: impl FnOnce(xshell::Cmd<'_>) -> xshell::Result<T>) -> Result<T> {
+        let sh = self.shell()?;
+        let (prog, args) = self.argv.split_first().context("empty command")?;
+        let mut cmd = sh.cmd(prog).args(args);
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, v);
+        }
+        f(cmd).with_context(|| format!("`{}` failed", self.display()))
+    }
+
+    /// Runs to completion with its output captured; a failure is an error
+    /// that carries what it printed.
+    pub fn run_quiet(&self) -> Result<()> {
+        let out = self.with_xshell(|c| c.quiet().ignore_status().output())?;
+        if !out.status.success() {
+            bail!(
+                "`{}` failed ({}):\n{}{}",
+                self.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+
+    /// Standard output of a successful run.
+    pub fn read(&self) -> Result<String> {
+        self.with_xshell(|c| c.quiet().read())
+    }
+
+    /// Standard output whatever the exit status (probes such as `--version`).
+    pub fn read_any(&self) -> Result<String> {
+        self.with_xshell(|c| c.quiet().ignore_status().ignore_stderr().read())
+    }
+
+    /// Runs on the terminal's own output (installers, the test runner).
+    pub fn run(&self) -> Result<()> {
+        self.with_xshell(|c| c.run())
+    }
+
+    fn process(&self) -> Result<Command> {
+        let (prog, args) = self.argv.split_first().context("empty command")?;
+        let mut c = Command::new(prog);
+        c.args(args).envs(self.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+        if let Some(d) = &self.dir {
+            c.current_dir(d);
+        }
+        Ok(c)
+    }
+
+    /// Starts it in its own process group with its output delivered line
+    /// by line (make, QEMU).
+    pub fn follow(&self) -> Result<Lines> {
+        child::spawn(self.process()?, &self.argv[0])
+    }
+
+    /// Runs it in its own process group with all it prints going to `log`;
+    /// returns its status and what it and its descendants used.
+    pub fn run_to_file(&self, log: File) -> Result<(ExitStatus, Usage)> {
+        use std::os::unix::process::CommandExt;
+        let mut c = self.process()?;
+        c.stdout(log.try_clone()?).stderr(log).process_group(0);
+        let child = c.spawn().with_context(|| format!("cannot start {}", self.argv[0]))?;
+        let _guard = interrupt::Guard::new(child.id());
+        child::wait_with_usage(&child)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_with_arguments_as_arguments() {
+        let out = Cmd::new("printf").args(["%s|", "a b", "$HOME"]).read().unwrap();
+        assert_eq!(out, "a b|$HOME|");
+        let out = Cmd::new("sh").args(["-c", "echo $THINDIST_X"]).env("THINDIST_X", "given").read().unwrap();
+        assert_eq!(out, "given");
+        let err = Cmd::new("sh").args(["-c", "echo oops >&2; exit 3"]).run_quiet().unwrap_err().to_string();
+        assert!(err.contains("oops") && err.contains("exit status: 3"), "{err}");
+        let lines = Cmd::new("printf").arg("one\\ntwo\\n").follow().unwrap();
+        assert_eq!(lines.lines.iter().collect::<Vec<_>>(), ["one", "two"]);
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::home;
@@ -38,9 +38,13 @@ pub struct Arch {
 
 impl Arch {
     pub fn load(name: &str) -> Result<Self> {
+        let known = known();
+        if !known.iter().any(|k| k == name) {
+            bail!("unknown architecture `{name}`; known: {}", known.join(", "));
+        }
         let path = home::configs().join(format!("{name}.toml"));
         let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("unknown architecture `{name}`: no {}; known: {}", path.display(), known().join(", "))
+            format!("unknown architecture `{name}`: no {}; known: {}", path.display(), known.join(", "))
         })?;
         let mut arch: Arch = toml_edit::de::from_str(&text)
             .with_context(|| format!("{} is not a valid architecture file", path.display()))?;
@@ -86,6 +90,12 @@ mod tests {
             assert!(a.elf_machine > 0 && a.image.starts_with("arch/"), "{n}");
         }
         assert_eq!(Arch::load("riscv").unwrap().qemu.unwrap().firmware, ["-bios", "default"]);
-        assert!(Arch::load("sparc").unwrap_err().to_string().contains("known: arm64, loongarch, riscv, x86_64"));
+        for bad in ["sparc", "deps", "../Cargo", "clean-check"] {
+            let err = Arch::load(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("unknown architecture") && err.contains("known: arm64, loongarch, riscv, x86_64"),
+                "{err}"
+            );
+        }
     }
 }

@@ -5,8 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
 
+use crate::exec::Cmd;
+use crate::home;
 use crate::kbuild::kconfig::{self, Values};
 use crate::kbuild::make::Kbuild;
 
@@ -59,7 +60,6 @@ pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &
         std::fs::write(&dot_config, cfg)?;
     }
     // The LTO choice: switch off its other members, switch on ours.
-    let sh = Shell::new()?;
     let script = kb.tree.join("scripts/config");
     let mut script_args: Vec<String> = vec!["--file".into(), dot_config.display().to_string()];
     for other in ["LTO_NONE", "LTO_CLANG_FULL", "LTO_CLANG_THIN"] {
@@ -73,7 +73,7 @@ pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &
             v => script_args.extend(["--set-val".into(), sym.clone(), v.to_string()]),
         }
     }
-    cmd!(sh, "{script} {script_args...}").quiet().run().context("scripts/config failed")?;
+    Cmd::new(&script).args(&script_args).run_quiet().context("scripts/config failed")?;
     kb.make_quiet(&["olddefconfig"])?;
 
     let got = Values::parse(&std::fs::read_to_string(&dot_config)?);
@@ -98,4 +98,25 @@ pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &
 
 fn values_text(v: &Values) -> String {
     v.iter().map(|(k, v)| format!("CONFIG_{k}={v}\n")).collect()
+}
+
+/// A fragment as given, or by bare name as kbuild finds them (`make
+/// tinyconfig kvm_guest.config`): the tree's kernel/configs, then ours.
+pub fn find_fragment(tree: &Path, given: &Path) -> Result<PathBuf> {
+    if given.is_file() {
+        return Ok(given.to_path_buf());
+    }
+    let bare = given.components().count() == 1;
+    let in_tree = tree.join("kernel/configs");
+    let candidates = [in_tree.join(given), home::configs().join(given)];
+    match candidates.iter().find(|c| bare && c.is_file()) {
+        Some(found) => Ok(found.clone()),
+        None if bare => bail!(
+            "config fragment {} not found (looked in the current directory, in {} and in {})",
+            given.display(),
+            in_tree.display(),
+            home::configs().display()
+        ),
+        None => bail!("config fragment {} not found", given.display()),
+    }
 }

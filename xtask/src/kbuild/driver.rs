@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{LineWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::exec::child::{self, Usage};
 use crate::exec::interrupt;
-use crate::kbuild::layout::Layout;
+use crate::exec::Cmd;
 use crate::kbuild::stages::{parse_step, Pipeline, Stage, Step, Tracker};
 use crate::report::progress;
 
@@ -54,23 +54,19 @@ impl MakeRun {
 
 /// How many back-end compiles the thin-link asked for, once it has run.
 fn backend_total(objtree: &Path, pipeline: Pipeline) -> Option<u64> {
-    let list = match pipeline {
-        Pipeline::Distributed(Layout::V3) => ".vmlinux_thinlto_bc_files",
-        Pipeline::Distributed(Layout::Mainline) => "vmlinux.thinlto-index",
-        Pipeline::InProcess => return None,
-    };
-    let text = std::fs::read_to_string(objtree.join(list)).ok()?;
+    let Pipeline::Distributed(layout) = pipeline else { return None };
+    let text = std::fs::read_to_string(objtree.join(&layout.backend_list)).ok()?;
     Some(text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("--")).count() as u64)
 }
 
-struct Display {
+struct StageBars {
     stages: &'static [Stage],
     bars: Vec<ProgressBar>,
     interactive: bool,
     last_plain: Instant,
 }
 
-impl Display {
+impl StageBars {
     fn new(stages: &'static [Stage]) -> Self {
         let interactive = progress::interactive();
         let multi = MultiProgress::with_draw_target(if interactive {
@@ -135,21 +131,23 @@ impl Display {
     }
 }
 
-/// Runs `argv` (a make command line) and follows it.
-pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
+/// Runs a make command line and follows it.
+pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut log_file =
-        BufWriter::new(File::create(log).with_context(|| format!("cannot create log {}", log.display()))?);
-    writeln!(log_file, "$ {}", argv.join(" "))?;
+    // Line-buffered: the log follows the build while it runs and holds
+    // everything up to the moment a build is stopped.
+    let file = File::create(log).with_context(|| format!("cannot create log {}", log.display()))?;
+    let mut log_file = LineWriter::new(file);
+    writeln!(log_file, "$ {}", cmd.display())?;
 
-    let mut run = child::spawn(argv)?;
+    let mut run = cmd.follow()?;
     let guard = interrupt::Guard::new(run.child.id());
 
     let started = Instant::now();
     let mut tracker = Tracker::new(pipeline);
-    let mut display = Display::new(pipeline.stages());
+    let mut display = StageBars::new(pipeline.stages());
     let mut counts = [0usize; Stage::ALL.len()];
     let mut first_seen: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
     let mut total_backend = None;
@@ -224,7 +222,7 @@ pub fn run(argv: &[String], objtree: &Path, pipeline: Pipeline, log: &Path) -> R
         );
     }
     Ok(MakeRun {
-        argv: argv.to_vec(),
+        argv: cmd.argv().to_vec(),
         log: log.to_path_buf(),
         stages,
         seconds,

@@ -1,204 +1,194 @@
-//! The two artifact layouts of distributed ThinLTO, and how to tell which
-//! one a tree has. Every check asks the layout for names instead of
-//! hard-coding either one.
+//! The artifact layouts of distributed ThinLTO, as data: one file per
+//! layout under `configs/layouts/` names every file a layout's build makes.
+//! Every check asks the layout for names; adding a layout is a TOML file.
 
 use std::fmt;
-use std::str::FromStr;
+use std::path::Path;
+use std::sync::OnceLock;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
 
-use crate::tree::kernel::KernelTree;
+use crate::home;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// The v3 posting and our series: `*.o_thinlto_native`, `vmlinux.thinlink`.
-    V3,
-    /// Mainline 7.2+: `*.thinlto-native.o`, `vmlinux.thinlto-index`.
-    Mainline,
+/// Who puts the layout's implementation into a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Provider {
+    /// The kernel carries it itself (mainline 7.2+): nothing to apply.
+    Kernel,
+    /// A series of ours applies it.
+    Series,
+}
+
+/// How the final link gets objects the back-end does not compile (assembly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Carried {
+    /// Copied under the native name, byte for byte.
+    Copy,
+    /// Used as they are.
+    AsIs,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    #[serde(skip)]
+    pub name: String,
+    pub description: String,
+    pub provided_by: Provider,
+    /// A file, relative to the tree, that only this implementation has.
+    pub detect: String,
+    native: String,
+    index: String,
+    pub ir_archive: String,
+    pub native_archive: String,
+    pub thinlink_output: String,
+    pub backend_list: String,
+    pub lib_members: bool,
+    pub carried: Carried,
+    pub native_suffixes: Vec<String>,
+    pub index_suffix: String,
+    files: Vec<String>,
+    dirs: Vec<String>,
+}
+
+impl PartialEq for Layout {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Layout {}
+
+/// Fills `{object}` and `{stem}` (the object's path without `.o`).
+fn fill(pattern: &str, object: &str) -> String {
+    let stem = object.strip_suffix(".o").unwrap_or(object);
+    pattern.replace("{object}", object).replace("{stem}", stem)
 }
 
 impl Layout {
-    pub fn name(self) -> &'static str {
-        match self {
-            Layout::V3 => "v3",
-            Layout::Mainline => "mainline",
+    pub fn parse(name: &str, text: &str) -> Result<Self> {
+        let mut layout: Layout = toml_edit::de::from_str(text)?;
+        layout.name = name.to_string();
+        for (key, pattern) in [("native", &layout.native), ("index", &layout.index)] {
+            if !pattern.contains("{object}") && !pattern.contains("{stem}") {
+                bail!("`{key} = \"{pattern}\"` names no {{object}} or {{stem}}");
+            }
         }
+        Ok(layout)
     }
 
     /// The native object the back-end makes from an IR object.
-    pub fn native_of(self, ir_object: &str) -> String {
-        match self {
-            Layout::V3 => format!("{ir_object}_thinlto_native"),
-            Layout::Mainline => match ir_object.strip_suffix(".o") {
-                Some(stem) => format!("{stem}.thinlto-native.o"),
-                None => format!("{ir_object}.thinlto-native.o"),
-            },
-        }
+    pub fn native_of(&self, ir_object: &str) -> String {
+        fill(&self.native, ir_object)
     }
 
-    /// The thin-link index written next to each IR object (same in both).
-    pub fn index_of(self, ir_object: &str) -> String {
-        format!("{ir_object}.thinlto.bc")
+    /// The thin-link index written for an IR object.
+    pub fn index_of(&self, ir_object: &str) -> String {
+        fill(&self.index, ir_object)
     }
 
-    /// The thin archive whose members are the front-end (IR) objects.
-    pub fn ir_archive(self) -> &'static str {
-        match self {
-            Layout::V3 => "vmlinux.a",
-            Layout::Mainline => "built-in-fixup.a",
-        }
+    /// Whether a path is a back-end output of this layout.
+    pub fn is_native(&self, path: &str) -> bool {
+        self.native_suffixes.iter().any(|s| path.ends_with(s.as_str()))
     }
 
-    /// The thin archive whose members are the native objects the final link reads.
-    pub fn native_archive(self) -> &'static str {
-        match self {
-            Layout::V3 => "vmlinux.a_thinlto_native",
-            Layout::Mainline => "vmlinux.a",
-        }
-    }
-
-    /// The file the thin-link writes once it has run.
-    pub fn thinlink_output(self) -> &'static str {
-        match self {
-            Layout::V3 => "vmlinux.thinlink",
-            Layout::Mainline => "vmlinux.thinlto-index",
-        }
+    /// The suffixes that name per-object artifacts: natives and indexes.
+    pub fn artifact_suffixes(&self) -> impl Iterator<Item = &str> {
+        self.native_suffixes.iter().map(String::as_str).chain([self.index_suffix.as_str()])
     }
 
     /// Whether a path is any artifact the distributed mode adds: natives,
     /// native archives, indexes, thin-link outputs and lists, their
     /// temporary files, and the `.cmd` files kbuild keeps for them.
-    pub fn is_thin_dist_artifact(self, path: &str) -> bool {
+    pub fn is_thin_dist_artifact(&self, path: &str) -> bool {
         let name = path.rsplit('/').next().unwrap_or(path);
         if let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".cmd")) {
             return self.is_thin_dist_artifact(inner);
         }
-        let own: &[&str] = match self {
-            Layout::V3 => &[
-                "vmlinux.thinlink",
-                ".vmlinux_thinlto_bc_files",
-                ".tmp_initcalls_thinlink.lds",
-                "vmlinux.a_thinlto_native",
-            ],
-            Layout::Mainline => &["vmlinux.thinlto-index", "builtin.order", "built-in-fixup.a"],
-        };
         self.is_native(path)
-            || name.ends_with(".o.thinlto.bc")
-            || own.contains(&name)
-            || path.contains(".tmp_thinlto_index/")
+            || name.ends_with(self.index_suffix.as_str())
+            || self.files.iter().any(|f| f == name)
+            || self.dirs.iter().any(|d| path.contains(d.as_str()))
     }
 
-    /// Whether a path is a back-end output of this layout.
-    pub fn is_native(self, path: &str) -> bool {
-        match self {
-            Layout::V3 => path.ends_with(".o_thinlto_native") || path.ends_with(".a_thinlto_native"),
-            Layout::Mainline => path.ends_with(".thinlto-native.o"),
+    /// Reads a layout file: `configs/layouts/<name>.toml`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let name = path.file_stem().and_then(|s| s.to_str()).context("a layout file needs a name")?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Self::parse(name, &text).with_context(|| format!("{} is not a valid layout file", path.display()))
+    }
+
+    /// Every layout the project ships, sorted by name; read once.
+    pub fn all() -> Result<&'static [Layout]> {
+        static ALL: OnceLock<Vec<Layout>> = OnceLock::new();
+        if let Some(all) = ALL.get() {
+            return Ok(all);
+        }
+        let dir = home::configs().join("layouts");
+        let mut paths: Vec<_> = std::fs::read_dir(&dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        let layouts = paths.iter().map(|p| Self::load(p)).collect::<Result<Vec<_>>>()?;
+        Ok(ALL.get_or_init(|| layouts))
+    }
+
+    /// The layout of that name.
+    pub fn get(name: &str) -> Result<&'static Layout> {
+        let all = Self::all()?;
+        match all.iter().find(|l| l.name == name) {
+            Some(l) => Ok(l),
+            None => bail!(
+                "unknown layout `{name}`: expected one of {} (files in configs/layouts/)",
+                all.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 }
 
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Layout {
-    type Err = anyhow::Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "v3" => Ok(Layout::V3),
-            "mainline" => Ok(Layout::Mainline),
-            other => bail!("unknown layout `{other}`: expected `v3` or `mainline`"),
-        }
-    }
-}
-
-/// What a tree already has of distributed ThinLTO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TreeSupport {
-    /// Mainline's own implementation (Linux 7.2+).
-    Mainline,
-    /// A series of ours (v3 layout) is applied.
-    OurSeries,
-    /// Neither: a series must be applied.
-    Absent,
-}
-
-impl TreeSupport {
-    pub fn detect(tree: &KernelTree) -> TreeSupport {
-        if !tree.declares_thin_dist() {
-            TreeSupport::Absent
-        } else if tree.path("scripts/Makefile.thinlto").is_file() {
-            TreeSupport::Mainline
-        } else if tree.path("scripts/Makefile.vmlinux_thinlink").is_file() {
-            TreeSupport::OurSeries
-        } else {
-            // Declared but neither implementation is there: treat as absent so
-            // that applying a series reports the conflict precisely.
-            TreeSupport::Absent
-        }
-    }
-
-    pub fn layout(self) -> Option<Layout> {
-        match self {
-            TreeSupport::Mainline => Some(Layout::Mainline),
-            TreeSupport::OurSeries => Some(Layout::V3),
-            TreeSupport::Absent => None,
-        }
+        f.write_str(&self.name)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::version::KernelVersion;
 
     #[test]
-    fn native_names_follow_each_layout() {
-        assert_eq!(Layout::V3.native_of("init/main.o"), "init/main.o_thinlto_native");
-        assert_eq!(Layout::Mainline.native_of("init/main.o"), "init/main.thinlto-native.o");
-        assert_eq!(Layout::V3.index_of("init/main.o"), "init/main.o.thinlto.bc");
-        assert!(Layout::V3.is_native("lib/lib.a_thinlto_native"));
-        assert!(!Layout::V3.is_native("init/main.thinlto-native.o"));
-        assert!(Layout::Mainline.is_native("init/main.thinlto-native.o"));
-        assert_eq!("mainline".parse::<Layout>().unwrap(), Layout::Mainline);
-        assert!(Layout::V3.is_thin_dist_artifact("init/.main.o_thinlto_native.cmd"));
-        assert!(Layout::V3.is_thin_dist_artifact("init/main.o.thinlto.bc"));
-        assert!(Layout::V3.is_thin_dist_artifact(".vmlinux_thinlto_bc_files"));
-        assert!(
-            !Layout::V3.is_thin_dist_artifact("init/main.o") && !Layout::V3.is_thin_dist_artifact("init/.main.o.cmd")
-        );
-        assert!(Layout::Mainline.is_thin_dist_artifact(".vmlinux.thinlto-index.cmd"));
-        assert!(!Layout::Mainline.is_thin_dist_artifact("vmlinux.thinlink"));
-        assert!("v4".parse::<Layout>().is_err());
-    }
-
-    fn fake_tree(files: &[(&str, &str)]) -> (tempfile::TempDir, KernelTree) {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let p = dir.path().join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        let tree = KernelTree {
-            root: dir.path().to_path_buf(),
-            version: KernelVersion { major: 6, minor: 12, sublevel: 0, extra: String::new() },
-        };
-        (dir, tree)
+    fn shipped_layouts_name_their_files() {
+        let names: Vec<&str> = Layout::all().unwrap().iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["mainline", "v3"]);
+        let (v3, main) = (Layout::get("v3").unwrap(), Layout::get("mainline").unwrap());
+        assert_eq!(v3.native_of("init/main.o"), "init/main.o_thinlto_native");
+        assert_eq!(main.native_of("init/main.o"), "init/main.thinlto-native.o");
+        assert_eq!(v3.index_of("init/main.o"), "init/main.o.thinlto.bc");
+        assert!(v3.is_native("lib/lib.a_thinlto_native"));
+        assert!(!v3.is_native("init/main.thinlto-native.o"));
+        assert!(main.is_native("init/main.thinlto-native.o"));
+        assert!(v3.is_thin_dist_artifact("init/.main.o_thinlto_native.cmd"));
+        assert!(v3.is_thin_dist_artifact("init/main.o.thinlto.bc"));
+        assert!(v3.is_thin_dist_artifact(".vmlinux_thinlto_bc_files"));
+        assert!(v3.is_thin_dist_artifact(".tmp_thinlto_index/init/main.o.thinlto.bc"));
+        assert!(!v3.is_thin_dist_artifact("init/main.o") && !v3.is_thin_dist_artifact("init/.main.o.cmd"));
+        assert!(main.is_thin_dist_artifact(".vmlinux.thinlto-index.cmd"));
+        assert!(!main.is_thin_dist_artifact("vmlinux.thinlink"));
+        assert_eq!((v3.provided_by, main.provided_by), (Provider::Series, Provider::Kernel));
+        assert_eq!((v3.carried, main.carried), (Carried::Copy, Carried::AsIs));
+        assert!(Layout::get("v4").unwrap_err().to_string().contains("expected one of mainline, v3"));
     }
 
     #[test]
-    fn detects_each_implementation() {
-        let kconfig = "config LTO_CLANG_THIN\n\tbool\n\nconfig LTO_CLANG_THIN_DIST\n\tbool\n";
-        let (_d, t) = fake_tree(&[("arch/Kconfig", "config LTO_CLANG_THIN\n")]);
-        assert_eq!(TreeSupport::detect(&t), TreeSupport::Absent);
-        let (_d, t) = fake_tree(&[("arch/Kconfig", kconfig), ("scripts/Makefile.thinlto", "")]);
-        assert_eq!(TreeSupport::detect(&t), TreeSupport::Mainline);
-        let (_d, t) = fake_tree(&[("arch/Kconfig", kconfig), ("scripts/Makefile.vmlinux_thinlink", "")]);
-        assert_eq!(TreeSupport::detect(&t), TreeSupport::OurSeries);
-        // Makefile.thinlto alone, without the option, is not the feature.
-        let (_d, t) = fake_tree(&[("arch/Kconfig", "config LTO_CLANG_THIN\n"), ("scripts/Makefile.thinlto", "")]);
-        assert_eq!(TreeSupport::detect(&t), TreeSupport::Absent);
+    fn a_layout_file_is_checked() {
+        let v3 = std::fs::read_to_string(home::configs().join("layouts/v3.toml")).unwrap();
+        assert!(Layout::parse("x", &v3.replace("{object}_thinlto_native", "vmlinux.native")).is_err());
+        let err = Layout::parse("x", &format!("{v3}\nsurprise = 1\n")).unwrap_err();
+        assert!(format!("{err:#}").contains("surprise"), "{err:#}");
     }
 }

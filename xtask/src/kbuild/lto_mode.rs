@@ -42,7 +42,7 @@ impl LtoMode {
     }
 
     /// The stages a build in this mode goes through, on a tree of this layout.
-    pub fn pipeline(self, layout: Layout) -> Pipeline {
+    pub fn pipeline(self, layout: &'static Layout) -> Pipeline {
         match self {
             LtoMode::InProcess => Pipeline::InProcess,
             LtoMode::ThinDist => Pipeline::Distributed(layout),

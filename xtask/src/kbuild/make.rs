@@ -1,12 +1,16 @@
-//! One kbuild invocation context: tree, object tree, ARCH, LLVM, -j.
-//! Every make call of the tool goes through here, arguments as arguments.
+//! One kbuild invocation context: tree, object tree, ARCH, LLVM, -j, the
+//! environment make gets, and where compile jobs run. Every make call of
+//! the tool is built here, arguments as arguments.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use xshell::{cmd, Shell};
 
+use crate::exec::Cmd;
 use crate::kbuild::arch::Arch;
+use crate::kbuild::driver::{self, MakeRun};
+use crate::kbuild::jobs::Jobs;
+use crate::kbuild::stages::Pipeline;
 use crate::kbuild::toolchain::Toolchain;
 
 #[derive(Debug, Clone)]
@@ -17,27 +21,18 @@ pub struct Kbuild {
     pub arch: Arch,
     pub toolchain: Toolchain,
     pub jobs: usize,
+    /// Variables for make's environment (never set on the tool's own process).
+    pub env: Vec<(String, String)>,
+    pub runner: Jobs,
 }
 
 impl Kbuild {
-    pub fn new(tree: &Path, out: Option<&Path>, arch: Arch, toolchain: Toolchain, jobs: Option<usize>) -> Result<Self> {
-        let objtree = match out {
-            Some(o) => {
-                std::fs::create_dir_all(o)?;
-                o.canonicalize()?
-            }
-            None => tree.to_path_buf(),
-        };
-        let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        Ok(Self { tree: tree.to_path_buf(), objtree, arch, toolchain, jobs })
-    }
-
     pub fn out_of_tree(&self) -> bool {
         self.objtree != self.tree
     }
 
     /// `make -C <tree> [O=<objtree>] LLVM=… ARCH=… -j N <targets>`.
-    pub fn argv(&self, targets: &[&str]) -> Vec<String> {
+    pub fn argv(&self, targets: &[String]) -> Vec<String> {
         let mut v = vec!["make".to_string(), "-C".to_string(), self.tree.display().to_string()];
         if self.out_of_tree() {
             v.push(format!("O={}", self.objtree.display()));
@@ -45,28 +40,62 @@ impl Kbuild {
         v.push(format!("LLVM={}", self.toolchain.llvm));
         v.push(format!("ARCH={}", self.arch.make_arch));
         v.push(format!("-j{}", self.jobs));
-        v.extend(targets.iter().map(|t| t.to_string()));
+        v.extend(self.runner.make_vars());
+        v.extend(targets.iter().cloned());
         v
     }
 
-    /// A short make run (configuration targets): output only on failure.
+    /// What `build` makes: vmlinux and the architecture's boot image.
+    pub fn kernel_targets(&self) -> Vec<String> {
+        vec!["vmlinux".to_string(), self.arch.image_target.clone()]
+    }
+
+    pub fn command(&self, targets: &[String]) -> Cmd {
+        Cmd::from_argv(&self.argv(targets)).envs(&self.env)
+    }
+
+    /// A short make run (configuration and clean targets): output only on failure.
     pub fn make_quiet(&self, targets: &[&str]) -> Result<()> {
-        let sh = Shell::new()?;
-        let argv = self.argv(targets);
-        let (prog, args) = argv.split_first().expect("make");
-        let out = cmd!(sh, "{prog} {args...}").quiet().ignore_status().output()?;
-        if !out.status.success() {
-            anyhow::bail!(
-                "`{}` failed:\n{}{}",
-                argv.join(" "),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
+        let targets: Vec<String> = targets.iter().map(|t| t.to_string()).collect();
+        self.command(&targets).run_quiet()
+    }
+
+    /// The kernel targets, followed stage by stage, everything logged.
+    pub fn make(&self, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
+        driver::run(&self.command(&self.kernel_targets()), &self.objtree, pipeline, log)
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.objtree.join(rel)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kbuild(out: Option<&str>) -> Kbuild {
+        let tree = PathBuf::from("/src/linux");
+        Kbuild {
+            objtree: out.map(PathBuf::from).unwrap_or_else(|| tree.clone()),
+            tree,
+            arch: Arch::load("riscv").unwrap(),
+            toolchain: Toolchain { llvm: "-19".into(), clang: "clang-19".into(), lld: "ld.lld-19".into() },
+            jobs: 2,
+            env: vec![("LOCALVERSION".into(), String::new())],
+            runner: Jobs::Local,
+        }
+    }
+
+    #[test]
+    fn make_argv_in_tree_and_out_of_tree() {
+        let k = kbuild(None);
+        assert_eq!(
+            k.argv(&k.kernel_targets()),
+            ["make", "-C", "/src/linux", "LLVM=-19", "ARCH=riscv", "-j2", "vmlinux", "Image"]
+        );
+        let k = kbuild(Some("/tmp/o"));
+        assert_eq!(k.argv(&["olddefconfig".into()])[..4], ["make", "-C", "/src/linux", "O=/tmp/o"]);
+        assert_eq!(k.command(&[]).display(), "LOCALVERSION= make -C /src/linux O=/tmp/o LLVM=-19 ARCH=riscv -j2");
     }
 }

@@ -5,10 +5,13 @@
 pub mod arch;
 pub mod configure;
 pub mod driver;
+pub mod jobs;
 pub mod kconfig;
 pub mod layout;
 pub mod lto_mode;
 pub mod make;
+pub mod outdir;
+pub mod rebuild;
 pub mod session;
 pub mod stages;
 pub mod toolchain;

@@ -1,60 +1,195 @@
-//! One tree built in one LTO mode in its own `O=` directory, for the
-//! commands that put the two modes side by side (compare, bench incremental).
+//! The build session every command goes through: a plain spec (tree, out
+//! dir, arch, config, fragments, toolchain, jobs, LTO mode, environment)
+//! becomes a prepared tree, then a configured one, then make runs (stages,
+//! usage, one log each), then validation and the build report.
 
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use anyhow::{bail, Result};
 
-use crate::checks::clean;
-use crate::cli::args::Global;
-use crate::cli::build::{self, BuildArgs, Configured};
-use crate::kbuild::driver::{self, MakeRun};
+use crate::checks::validate::{self, Validation};
+use crate::home;
+use crate::kbuild::arch::Arch;
+use crate::kbuild::configure::{self, BaseConfig};
+use crate::kbuild::driver::MakeRun;
+use crate::kbuild::jobs::Jobs;
+use crate::kbuild::kconfig::Values;
+use crate::kbuild::layout::Layout;
 use crate::kbuild::lto_mode::LtoMode;
+use crate::kbuild::make::Kbuild;
+use crate::kbuild::stages::Pipeline;
+use crate::kbuild::toolchain::Toolchain;
+use crate::report::{BuildReport, KernelInfo, ToolchainInfo};
+use crate::series::detect::TreeSupport;
+use crate::tree::kernel::KernelTree;
+use crate::tree::state::State;
 
-/// Marks a directory as thindist's own, so it may be emptied for a fresh build.
-const OWNED: &str = ".thindist-owned";
-
-/// Makes `dir` an empty directory of ours. A directory with other content
-/// that thindist did not make is left alone: the user may need it.
-pub fn fresh_dir(dir: &Path) -> Result<()> {
-    if dir.exists() {
-        let empty = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?.next().is_none();
-        if !empty && !dir.join(OWNED).exists() {
-            bail!("{} exists and was not made by thindist; give a new or empty directory", dir.display());
-        }
-        std::fs::remove_dir_all(dir).with_context(|| format!("cannot empty {}", dir.display()))?;
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(dir.join(OWNED), "made by thindist; emptied by the next run that uses it\n")?;
-    Ok(())
-}
-
-pub struct ModeBuild {
+/// What to build, as plain values: every command fills one in.
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    pub tree: PathBuf,
+    /// kbuild's O=; None builds in the tree.
+    pub out: Option<PathBuf>,
+    pub arch: Arch,
+    /// A config target (tinyconfig, defconfig, …) or a .config file.
+    pub config: String,
+    /// Fragments as given: files, or bare names found in the tree's kernel/configs or configs/.
+    pub fragments: Vec<PathBuf>,
+    pub llvm: Option<String>,
+    pub jobs: Option<usize>,
     pub mode: LtoMode,
-    pub configured: Configured,
-    argv: Vec<String>,
-    logs: PathBuf,
+    /// Variables for make's environment.
+    pub env: Vec<(String, String)>,
+    /// The command, for log names.
+    pub command: &'static str,
+    /// Where logs go (default: the cache's logs/).
+    pub log_dir: PathBuf,
 }
 
-impl ModeBuild {
-    /// Configures the tree for `mode` in `root/<mode>` (emptied first); logs go to `root`.
-    pub fn configure(args: &BuildArgs, global: &Global, mode: LtoMode, root: &Path) -> Result<Self> {
-        let out = root.join(mode.name());
-        fresh_dir(&out)?;
-        let mut args = args.clone();
-        args.target.out = Some(out);
-        let configured = build::configure_with(&args, global, &mode.options())?;
-        let argv = configured.kb.argv(&["vmlinux", &configured.kb.arch.image_target]);
-        Ok(Self { mode, configured, argv, logs: root.to_path_buf() })
+impl BuildSpec {
+    pub fn new(command: &'static str, tree: PathBuf, arch: Arch) -> Self {
+        Self {
+            tree,
+            out: None,
+            arch,
+            config: "tinyconfig".into(),
+            fragments: Vec::new(),
+            llvm: None,
+            jobs: None,
+            mode: LtoMode::ThinDist,
+            env: Vec::new(),
+            command,
+            log_dir: home::logs(),
+        }
     }
 
-    /// Runs make (`what` names the run in its log); a failed build is an error.
+    /// The same build in another LTO mode, in `root/<mode>`, logging into `root`.
+    pub fn in_mode(&self, mode: LtoMode, root: &Path) -> Self {
+        Self { mode, out: Some(root.join(mode.name())), log_dir: root.to_path_buf(), ..self.clone() }
+    }
+}
+
+/// A tree that has THIN_DIST, with its layout, toolchain and make context.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub tree: KernelTree,
+    pub layout: &'static Layout,
+    pub series: String,
+    pub mode: LtoMode,
+    pub kb: Kbuild,
+    pub base: BaseConfig,
+    pub fragments: Vec<PathBuf>,
+    command: &'static str,
+    log_dir: PathBuf,
+    stamp: u64,
+}
+
+impl Session {
+    /// Prepares the tree: it must have THIN_DIST (ours or the kernel's).
+    /// Nothing is written.
+    pub fn open(spec: BuildSpec, state: &State) -> Result<Self> {
+        let tree = KernelTree::open(&spec.tree)?;
+        let Some(layout) = TreeSupport::detect(&tree)?.layout() else {
+            bail!(
+                "{} (Linux {}) has no distributed ThinLTO yet; run `cargo xtask setup {}` first",
+                tree.root.display(),
+                tree.version,
+                tree.root.display()
+            );
+        };
+        let series =
+            state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).unwrap_or_else(|| layout.name.clone());
+        let toolchain = Toolchain::select(spec.llvm.as_deref())?;
+        let objtree = match &spec.out {
+            Some(o) => std::path::absolute(o)?,
+            None => tree.root.clone(),
+        };
+        let base = BaseConfig::parse(&spec.config)?;
+        let mut fragments = spec.arch.fragment_paths();
+        for f in &spec.fragments {
+            fragments.push(configure::find_fragment(&tree.root, f)?);
+        }
+        let jobs = spec.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+        let kb = Kbuild {
+            tree: tree.root.clone(),
+            objtree,
+            arch: spec.arch,
+            toolchain,
+            jobs,
+            env: spec.env,
+            runner: Jobs::Local,
+        };
+        let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Ok(Self {
+            tree,
+            layout,
+            series,
+            mode: spec.mode,
+            kb,
+            base,
+            fragments,
+            command: spec.command,
+            log_dir: spec.log_dir,
+            stamp,
+        })
+    }
+
+    /// The same session building in another tree, in that tree (clean-check's scratch copy).
+    pub fn in_tree(&self, tree: &Path) -> Result<Self> {
+        let mut other = self.clone();
+        other.tree = KernelTree::open(tree)?;
+        other.kb.tree = other.tree.root.clone();
+        other.kb.objtree = other.tree.root.clone();
+        Ok(other)
+    }
+
+    pub fn pipeline(&self) -> Pipeline {
+        self.mode.pipeline(self.layout)
+    }
+
+    /// `.config` from the base, the fragments and this mode's LTO choice,
+    /// proven to hold every asked-for option.
+    pub fn configure(&self) -> Result<Values> {
+        if self.kb.out_of_tree() && self.tree.path(".config").exists() {
+            bail!(
+                "{} has a .config, so kbuild refuses O= builds from it; run `make mrproper` in the tree or build without --out",
+                self.tree.root.display()
+            );
+        }
+        std::fs::create_dir_all(&self.kb.objtree)?;
+        println!(
+            "configuring {} {} for {} ({}, LLVM={}, -j{})",
+            self.base.name(),
+            self.fragments.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" "),
+            self.kb.arch.name,
+            self.mode,
+            self.kb.toolchain.llvm,
+            self.kb.jobs
+        );
+        configure::configure(&self.kb, &self.base, &self.fragments, &self.mode.options())
+    }
+
+    /// The one log-naming scheme: `<command>-<arch>-<mode>-<what>-<stamp>.log`.
+    pub fn log_path(&self, what: &str) -> PathBuf {
+        self.log_dir.join(format!("{}-{}-{}-{what}-{}.log", self.command, self.kb.arch.name, self.mode, self.stamp))
+    }
+
+    /// Runs make for the kernel targets; `what` names the run (full, noop, …).
     pub fn make(&self, what: &str) -> Result<MakeRun> {
-        let log = self.logs.join(format!("{}-{what}.log", self.mode.name()));
-        println!("{} {what} build: {}\n  log: {}", self.mode, self.argv.join(" "), log.display());
-        let pipeline = self.mode.pipeline(self.configured.prepared.layout);
-        let run = driver::run(&self.argv, &self.configured.kb.objtree, pipeline, &log)?;
+        let log = self.log_path(what);
+        println!(
+            "{} {what} build: {}\n  log: {}",
+            self.mode,
+            self.kb.command(&self.kb.kernel_targets()).display(),
+            log.display()
+        );
+        self.kb.make(self.pipeline(), &log)
+    }
+
+    /// As make, but a failed build is an error showing the compiler's message.
+    pub fn make_ok(&self, what: &str) -> Result<MakeRun> {
+        let run = self.make(what)?;
         if !run.success {
             bail!(
                 "the {} {what} build failed:\n{}\nfull output: {}",
@@ -65,40 +200,80 @@ impl ModeBuild {
         }
         Ok(run)
     }
-}
 
-/// A rebuild after a full build: how long it took and what it compiled.
-#[derive(Debug, Clone, Serialize)]
-pub struct Rebuild {
-    pub seconds: f64,
-    /// Compiles and links it ran (front-end, back-end, links).
-    pub steps: usize,
-}
-
-impl From<&MakeRun> for Rebuild {
-    fn from(run: &MakeRun) -> Self {
-        Rebuild { seconds: run.seconds, steps: run.stages.iter().map(|s| s.steps).sum() }
+    pub fn validation_target(&self) -> validate::Target<'_> {
+        validate::Target {
+            objtree: &self.kb.objtree,
+            layout: self.layout,
+            elf_machine: self.kb.arch.elf_machine,
+            image: &self.kb.arch.image,
+        }
     }
-}
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Incremental {
-    pub noop: Rebuild,
-    /// After touching clean-check's one file.
-    pub one_file: Rebuild,
-    pub touched: &'static str,
-}
+    pub fn validate(&self) -> Result<Validation> {
+        validate::validate(&self.validation_target())
+    }
 
-/// No-op rebuilds of every build, then one touch of clean-check's file and
-/// a one-file rebuild of each: the same change reaches every mode.
-pub fn incremental(builds: &[ModeBuild]) -> Result<Vec<Incremental>> {
-    let noops = builds.iter().map(|b| b.make("noop")).collect::<Result<Vec<_>>>()?;
-    let tree = &builds.first().context("no builds")?.configured.prepared.tree.root;
-    clean::touch_one_file(tree)?;
-    let ones = builds.iter().map(|b| b.make("one-file")).collect::<Result<Vec<_>>>()?;
-    Ok(noops
-        .iter()
-        .zip(&ones)
-        .map(|(n, o)| Incremental { noop: n.into(), one_file: o.into(), touched: clean::TOUCHED })
-        .collect())
+    /// Whether the object tree holds a build of this layout.
+    pub fn is_built(&self) -> bool {
+        self.kb.path("vmlinux.o").exists() && self.kb.path(&self.layout.ir_archive).exists()
+    }
+
+    pub fn kernel_info(&self) -> KernelInfo {
+        KernelInfo {
+            tree: self.tree.root.display().to_string(),
+            version: self.tree.version.to_string(),
+            series: self.series.clone(),
+            layout: self.layout.name.clone(),
+        }
+    }
+
+    pub fn toolchain_info(&self) -> ToolchainInfo {
+        let t = &self.kb.toolchain;
+        ToolchainInfo { llvm: t.llvm.clone(), clang: t.clang_version(), lld: t.lld_version() }
+    }
+
+    /// A full make of the kernel targets, then validation; the report is
+    /// printed (and written as JSON) whatever happened.
+    pub fn build_validated(&self, json: Option<&Path>) -> Result<BuildReport> {
+        let made = self.make("full")?;
+        let validation = if made.success { Some(self.validate()?) } else { None };
+        let report = self.report(&made, validation);
+        report.print();
+        if let Some(path) = json {
+            report.write_json(path)?;
+            println!("  json: {}", path.display());
+        }
+        if !made.success {
+            bail!("the build failed:\n{}\nfull output: {}", made.failure_summary(), made.log.display());
+        }
+        if report.result != "ok" {
+            bail!("the build finished but validation failed (see above)");
+        }
+        Ok(report)
+    }
+
+    /// The report of one make run (and its validation, if it ran).
+    pub fn report(&self, made: &MakeRun, validation: Option<Validation>) -> BuildReport {
+        let result = match &validation {
+            _ if !made.success => "build failed",
+            Some(v) if !v.ok() => "validation failed",
+            _ => "ok",
+        };
+        BuildReport {
+            kernel: self.kernel_info(),
+            arch: self.kb.arch.name.clone(),
+            config: self.base.name(),
+            fragments: self.fragments.iter().map(|f| f.display().to_string()).collect(),
+            objtree: self.kb.objtree.display().to_string(),
+            toolchain: self.toolchain_info(),
+            commands: vec![made.argv.join(" ")],
+            stages: made.stages.clone(),
+            build_seconds: made.seconds,
+            usage: made.usage,
+            log: made.log.display().to_string(),
+            validation,
+            result: result.into(),
+        }
+    }
 }

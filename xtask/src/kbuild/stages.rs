@@ -35,7 +35,7 @@ impl Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pipeline {
     /// CONFIG_LTO_CLANG_THIN_DIST: separate back-end compiles, named by the layout.
-    Distributed(Layout),
+    Distributed(&'static Layout),
     /// CONFIG_LTO_CLANG_THIN: the linker does thin-link and back-end itself.
     InProcess,
 }
@@ -94,9 +94,11 @@ impl Tracker {
         let links_vmlinux_o = name == "vmlinux.o" && step.tag == "LD";
         let next = match self.pipeline {
             Pipeline::Distributed(layout) => {
-                if name == layout.thinlink_output() && step.tag == "LD" {
+                if name == layout.thinlink_output && step.tag == "LD" {
                     Stage::ThinLink
-                } else if layout.is_native(t) || t.ends_with(layout.native_archive()) && self.stage >= Stage::ThinLink {
+                } else if layout.is_native(t)
+                    || t.ends_with(layout.native_archive.as_str()) && self.stage >= Stage::ThinLink
+                {
                     Stage::BackEnd
                 } else if links_vmlinux_o {
                     Stage::FinalLink
@@ -141,7 +143,7 @@ mod tests {
     #[test]
     fn follows_v3_stages() {
         let got = run(
-            Pipeline::Distributed(Layout::V3),
+            Pipeline::Distributed(Layout::get("v3").unwrap()),
             &[
                 "  CC      init/main.o",
                 "  AS      arch/x86/kernel/head_64.o",
@@ -179,7 +181,7 @@ mod tests {
     fn follows_mainline_stages() {
         use Stage::*;
         let got = run(
-            Pipeline::Distributed(Layout::Mainline),
+            Pipeline::Distributed(Layout::get("mainline").unwrap()),
             &[
                 "  CC      init/main.o",
                 "  GEN     builtin.order",
@@ -200,7 +202,7 @@ mod tests {
     fn incremental_build_may_skip_stages() {
         use Stage::*;
         let got = run(
-            Pipeline::Distributed(Layout::V3),
+            Pipeline::Distributed(Layout::get("v3").unwrap()),
             &["  CC      kernel/fork.o", "  LD      vmlinux.o", "  LD      vmlinux"],
         );
         assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [FrontEnd, FinalLink, FinalLink]);

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::exec::Cmd;
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
 
 #[derive(Debug, Clone)]
 pub struct Toolchain {
@@ -48,16 +48,8 @@ impl Toolchain {
 }
 
 fn first_line(tool: &Path, arg: &str) -> String {
-    let Ok(sh) = Shell::new() else { return String::new() };
-    cmd!(sh, "{tool} {arg}")
-        .quiet()
-        .ignore_status()
-        .read()
-        .unwrap_or_default()
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    let out = Cmd::new(tool).arg(arg).read_any().unwrap_or_default();
+    out.lines().next().unwrap_or_default().to_string()
 }
 
 fn path_dirs() -> Vec<PathBuf> {

@@ -1,5 +1,6 @@
 //! The build report: a human summary and the same facts as JSON.
 
+pub mod compare;
 pub mod machine;
 pub mod progress;
 pub mod table;
@@ -11,6 +12,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::checks::validate::Validation;
+use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
 
 #[derive(Debug, Serialize)]
@@ -39,6 +41,8 @@ pub struct BuildReport {
     pub commands: Vec<String>,
     pub stages: Vec<StageTime>,
     pub build_seconds: f64,
+    /// CPU time of make and all it ran, and the largest process's peak memory.
+    pub usage: Usage,
     pub log: String,
     pub validation: Option<Validation>,
     pub result: String,

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use crate::cli::compare::{cpu, CompareReport, ModeReport};
 use crate::kbuild::stages::Stage;
+use crate::report::compare::{cpu, CompareReport, ModeReport};
 
 fn secs(v: Option<f64>) -> String {
     v.map_or("-".into(), |s| format!("{s:.1}s"))

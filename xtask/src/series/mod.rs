@@ -3,6 +3,7 @@
 //! artifact layout it produces, and its patches in order.
 
 pub mod apply;
+pub mod detect;
 pub mod mbox;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,7 @@ pub struct Series {
     pub description: String,
     pub min_kernel: KernelLine,
     pub max_kernel: KernelLine,
-    pub layout: Layout,
+    pub layout: &'static Layout,
     pub patches: Vec<PathBuf>,
     pub notes: String,
 }
@@ -57,7 +58,7 @@ impl Series {
             description: file.description,
             min_kernel: file.min_kernel.parse().with_context(|| format!("{}: min_kernel", toml_path.display()))?,
             max_kernel: file.max_kernel.parse().with_context(|| format!("{}: max_kernel", toml_path.display()))?,
-            layout: file.layout.parse().with_context(|| format!("{}: layout", toml_path.display()))?,
+            layout: Layout::get(&file.layout).with_context(|| format!("{}: layout", toml_path.display()))?,
             patches,
             notes: file.notes,
         };

@@ -1,5 +1,6 @@
 //! The tool's memory between commands: which kernel tree is current, and
-//! per tree its version, series, layout and what `setup --revert` needs.
+//! per tree its series and what `setup --revert` needs (the layout is
+//! always read from the tree itself).
 //! A TOML file a person may edit; toml_edit keeps their comments and keys.
 
 use std::path::{Path, PathBuf};
@@ -11,10 +12,8 @@ const HEADER: &str = "# thindist state: the kernel trees set up and which one co
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TreeRecord {
-    pub version: String,
-    /// "mainline" when the tree has the feature itself.
+    /// The series applied, or the layout's name when the tree has the feature itself.
     pub series: String,
-    pub layout: String,
     /// The branch our series was committed on, if any.
     pub branch: Option<String>,
     /// Where `--revert` returns: the branch (if HEAD was on one) and commit.
@@ -68,9 +67,7 @@ impl State {
         let t = self.doc.get("tree")?.get(tree.to_string_lossy().as_ref())?;
         let s = |k: &str| t.get(k).and_then(Item::as_str).map(str::to_string);
         Some(TreeRecord {
-            version: s("version").unwrap_or_default(),
             series: s("series").unwrap_or_default(),
-            layout: s("layout").unwrap_or_default(),
             branch: s("branch"),
             original_branch: s("original_branch"),
             original_commit: s("original_commit"),
@@ -85,9 +82,7 @@ impl State {
             trees.insert(&key, Item::Table(Table::new()));
         }
         let t = trees[&key].as_table_mut().expect("tree entry is a table");
-        t["version"] = value(&record.version);
         t["series"] = value(&record.series);
-        t["layout"] = value(&record.layout);
         for (k, v) in [
             ("branch", &record.branch),
             ("original_branch", &record.original_branch),
@@ -128,9 +123,7 @@ mod tests {
         let mut st = State::load(&path).unwrap();
         assert!(st.current().is_none());
         let rec = TreeRecord {
-            version: "6.12.117".into(),
             series: "linux-6.12".into(),
-            layout: "v3".into(),
             branch: Some("thindist/linux-6.12".into()),
             original_branch: Some("main".into()),
             original_commit: Some("abc".into()),

@@ -9,47 +9,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use xshell::{cmd, Shell};
 
-use crate::cli::args::Global;
-use crate::cli::build::{self, BuildArgs, Configured, Target};
-use crate::exec::child;
 use crate::exec::interrupt;
+use crate::exec::Cmd;
 use crate::home;
 use crate::kbuild::arch::Qemu;
 use crate::kbuild::kconfig::Values;
+use crate::kbuild::make::Kbuild;
+use crate::kbuild::session::Session;
 
 const INIT_C: &str = include_str!("init.c");
 const MARKER: &str = "THINDIST-BOOT-OK";
 const PANIC: &str = "Kernel panic - not syncing";
 const TAIL: usize = 40;
-
-#[derive(Debug, Clone, clap::Args)]
-#[command(
-    after_help = "Examples:\n  cargo xtask boot --arch riscv\n  cargo xtask boot --arch x86_64 --timeout 60 --json boot.json"
-)]
-pub struct BootArgs {
-    /// Architecture with QEMU data in configs/ (x86_64, arm64, riscv).
-    #[arg(long, default_value = "x86_64")]
-    pub arch: String,
-    /// Seconds to wait for the marker.
-    #[arg(long, default_value_t = 120)]
-    pub timeout: u64,
-    /// Build directory (O=); default: one per tree and arch under the cache.
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// More config fragments, applied after the boot fragment.
-    #[arg(long, value_name = "FILE")]
-    pub fragment: Vec<PathBuf>,
-    #[command(flatten)]
-    pub tools: build::ToolArgs,
-    /// Extra kernel command-line arguments, after the tool's own.
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
-    pub append: Option<String>,
-    /// Write the report as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,40 +56,6 @@ fn requirements(qemu: &Qemu) -> Vec<(String, &'static str)> {
     ]
 }
 
-pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
-    let dir = global.kernel_dir()?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "linux".into());
-    let out =
-        args.out.clone().unwrap_or_else(|| home::cache().join("builds").join(format!("{name}-{}-boot", args.arch)));
-    let arch = crate::kbuild::arch::Arch::load(&args.arch)?;
-    let (qemu, boot_fragment) = plan(&arch)?;
-    let mut fragments = vec![boot_fragment];
-    fragments.extend(args.fragment.iter().cloned());
-    let build_args = BuildArgs {
-        target: Target { arch: args.arch.clone(), out: Some(out), json: None },
-        config: "tinyconfig".into(),
-        fragment: fragments,
-        tools: args.tools.clone(),
-    };
-    let configured = build::configure_step(&build_args, global)?;
-    check_bootable(&qemu, &configured.config)?;
-    build::make_step(&configured, None)?;
-    let report = boot_built(&configured, &qemu, args.append.as_deref(), Duration::from_secs(args.timeout))?;
-    print(&report);
-    if let Some(path) = &args.json {
-        crate::report::write_json(path, &report)?;
-    }
-    if report.outcome != Outcome::Booted {
-        bail!(
-            "boot check failed: {}\nlast {} console lines:\n{}",
-            report.reason,
-            report.console_tail.len(),
-            report.console_tail.join("\n")
-        );
-    }
-    Ok(report)
-}
-
 /// An architecture's QEMU data and boot fragment, or why it has no boot check.
 pub fn plan(arch: &crate::kbuild::arch::Arch) -> Result<(Qemu, PathBuf)> {
     let qemu = arch.qemu.clone().with_context(|| {
@@ -142,33 +80,34 @@ pub fn check_bootable(qemu: &Qemu, config: &Values) -> Result<()> {
 }
 
 /// Boots a built kernel with the check's /init until the marker, a panic or the timeout.
-pub fn boot_built(configured: &Configured, qemu: &Qemu, append: Option<&str>, timeout: Duration) -> Result<BootReport> {
-    let work = configured.kb.path("thindist-boot");
+pub fn boot_built(session: &Session, qemu: &Qemu, append: Option<&str>, timeout: Duration) -> Result<BootReport> {
+    let work = session.kb.path("thindist-boot");
     std::fs::create_dir_all(&work)?;
-    let initramfs = make_initramfs(configured, &work)?;
-    let image = configured.kb.path(&configured.kb.arch.image);
+    let initramfs = make_initramfs(&session.kb, &work)?;
+    let image = session.kb.path(&session.kb.arch.image);
     let argv = qemu_argv(qemu, &image, &initramfs, append);
     println!("booting: {}", argv.join(" "));
     let mut report = boot(&argv, timeout)?;
-    report.arch = configured.kb.arch.name.clone();
-    report.kernel_version = configured.prepared.tree.version.to_string();
-    report.series = configured.prepared.series.clone();
-    report.layout = configured.prepared.layout.to_string();
+    report.arch = session.kb.arch.name.clone();
+    report.kernel_version = session.tree.version.to_string();
+    report.series = session.series.clone();
+    report.layout = session.layout.name.clone();
     Ok(report)
 }
 
 /// A static /init built by the kernel's own clang for the target, in a newc cpio
 /// with /dev/console, so the kernel can give init its console.
-fn make_initramfs(c: &Configured, work: &Path) -> Result<PathBuf> {
+fn make_initramfs(kb: &Kbuild, work: &Path) -> Result<PathBuf> {
     let source = work.join("init.c");
     let init = work.join("init");
     std::fs::write(&source, INIT_C)?;
-    let sh = Shell::new()?;
-    let clang = &c.kb.toolchain.clang;
-    let target = format!("--target={}", c.kb.arch.clang_target);
-    cmd!(sh, "{clang} {target} -O2 -static -nostdlib -ffreestanding -fno-stack-protector -fno-pic -fuse-ld=lld -Wl,--build-id=none -o {init} {source}")
-        .quiet()
-        .run()
+    Cmd::new(&kb.toolchain.clang)
+        .arg(format!("--target={}", kb.arch.clang_target))
+        .args(["-O2", "-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-fno-pic", "-fuse-ld=lld"])
+        .args(["-Wl,--build-id=none", "-o"])
+        .arg(init.to_string_lossy())
+        .arg(source.to_string_lossy())
+        .run_quiet()
         .context("cannot compile the boot check's /init")?;
     let init_bytes = std::fs::read(&init)?;
     let cpio_path = work.join("initramfs.cpio");
@@ -208,7 +147,7 @@ fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> 
 
 /// Runs QEMU until the marker, a panic, its exit or the timeout; QEMU never outlives this.
 pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
-    let run = child::spawn(argv).context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
+    let run = Cmd::from_argv(argv).follow().context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
     let (mut child, rx) = (run.child, run.lines);
     let guard = interrupt::Guard::new(child.id());
     let start = Instant::now();
@@ -289,7 +228,7 @@ pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
     })
 }
 
-fn print(r: &BootReport) {
+pub fn print(r: &BootReport) {
     println!("thindist boot: Linux {} ({}, layout {}) {}", r.kernel_version, r.series, r.layout, r.arch);
     println!("  outcome: {:?}: {}", r.outcome, r.reason);
     if let (Some(rel), Some(s)) = (&r.release, r.seconds_to_marker) {
@@ -297,5 +236,26 @@ fn print(r: &BootReport) {
             "  kernel release seen: {rel}; time to marker: {s:.1}s; powered off by itself: {}",
             if r.powered_off { "yes" } else { "no (QEMU stopped)" }
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kbuild::arch::Arch;
+
+    #[test]
+    fn qemu_argv_per_arch() {
+        let (image, initrd) = (Path::new("/o/Image"), Path::new("/o/initramfs.cpio"));
+        let riscv = qemu_argv(&Arch::load("riscv").unwrap().qemu.unwrap(), image, initrd, Some("quiet"));
+        assert_eq!(riscv[..3], ["qemu-system-riscv64", "-M", "virt"]);
+        assert!(riscv.windows(2).any(|w| w == ["-bios", "default"]));
+        assert_eq!(riscv.last().unwrap(), "console=ttyS0 panic=-1 rdinit=/init quiet");
+        let x86 = qemu_argv(&Arch::load("x86_64").unwrap().qemu.unwrap(), image, initrd, None);
+        assert!(x86.windows(2).any(|w| w == ["-M", "q35"]) && !x86.contains(&"-bios".to_string()));
+        assert!(x86.windows(2).any(|w| w == ["-initrd", "/o/initramfs.cpio"]));
+        let arm = qemu_argv(&Arch::load("arm64").unwrap().qemu.unwrap(), image, initrd, None);
+        assert_eq!(arm[0], "qemu-system-aarch64");
+        assert!(arm.last().unwrap().starts_with("console=ttyAMA0 "), "{arm:?}");
     }
 }

@@ -1,0 +1,109 @@
+//! Named fixtures: trees set up and kernels built once per run, read by
+//! many cases. A case names the fixture it reads; the first case to ask
+//! makes it (through the real tool), later ones get it as it is. Run on
+//! its own (a name filter), a case still gets what it needs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use git2::Repository;
+use serde_json::Value;
+
+use crate::support::*;
+
+/// A fixture's output directory under the tests' cache.
+pub fn out_dir(name: &str) -> PathBuf {
+    test_home().join("builds").join(name)
+}
+
+/// The 6.12 test tree with our series applied; returns its state file.
+pub fn setup_612() -> std::result::Result<(tempfile::TempDir, PathBuf), libtest_mimic::Failed> {
+    let (dir, state) = state_file();
+    xtask(&state, &["setup", tarball_612().to_str().unwrap()]).ok()?;
+    Ok((dir, state))
+}
+
+/// The 7.3 test tree (mainline's own THIN_DIST); returns its state file.
+pub fn setup_73() -> std::result::Result<(tempfile::TempDir, PathBuf), libtest_mimic::Failed> {
+    let (dir, state) = state_file();
+    xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
+    Ok((dir, state))
+}
+
+/// A built kernel: its out dir and its build report.
+#[derive(Clone)]
+pub struct Kernel {
+    pub out: PathBuf,
+    pub report: Value,
+}
+
+static KERNELS: Mutex<BTreeMap<String, Kernel>> = Mutex::new(BTreeMap::new());
+
+/// Builds (once per run) a tinyconfig kernel into `out_dir(name)` and checks
+/// the report every build must give: validated, all four stages.
+fn kernel(name: &str, state: &Path, arch: &str) -> Result<Kernel> {
+    if let Some(k) = KERNELS.lock().unwrap().get(name) {
+        return Ok(k.clone());
+    }
+    let out = out_dir(name);
+    let json = out.with_extension("json");
+    xtask(state, &["build", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()]).ok()?;
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    check(report["result"] == "ok", format!("result: {}", report["result"]))?;
+    let counts = &report["validation"]["counts"];
+    let (ir, native) = (counts["ir"].as_u64().unwrap_or(0), counts["native"].as_u64().unwrap_or(0));
+    let lib_ir = counts["lib-ir"].as_u64().unwrap_or(0);
+    check(ir > 100 && native == ir + lib_ir, format!("ir {ir} + lib-ir {lib_ir} vs native {native}"))?;
+    check(counts["vmlinux"] == 1 && counts["boot image"] == 1, "vmlinux and the boot image are checked")?;
+    check(report["toolchain"]["clang"].as_str().unwrap_or("").contains("clang version"), "toolchain recorded")?;
+    let stages: Vec<&str> = report["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    let compiled =
+        report["stages"][0]["stage"] == "front-end" && report["stages"][0]["steps"].as_u64().unwrap_or(0) > 0;
+    // A build that compiled goes through all four stages; a cached one may do nothing or only relink.
+    if compiled {
+        check(stages == ["front-end", "thin-link", "back-end", "final-link"], format!("stages {stages:?}"))?;
+    }
+    let k = Kernel { out, report };
+    KERNELS.lock().unwrap().insert(name.to_string(), k.clone());
+    Ok(k)
+}
+
+/// `612-<arch>`: 6.12 with our series, tinyconfig, built out of tree.
+pub fn kernel_612(arch: &str) -> Result<Kernel> {
+    let (_d, state) = setup_612()?;
+    kernel(&format!("612-{arch}"), &state, arch)
+}
+
+/// `73-x86_64`: 7.3 with mainline's THIN_DIST, tinyconfig.
+pub fn kernel_73_x86_64() -> Result<Kernel> {
+    let (_d, state) = setup_73()?;
+    kernel("73-x86_64", &state, "x86_64")
+}
+
+static CLEAN_TREE: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// `clean-612`: a git clone of the 6.12 tree with our series, for the
+/// in-tree clean-check cases. Cloned afresh by the first case of a run that
+/// asks; later cases share it (and its in-tree build).
+pub fn clean_tree_612() -> Result<PathBuf> {
+    let mut done = CLEAN_TREE.lock().unwrap();
+    if let Some(tree) = done.as_ref() {
+        return Ok(tree.clone());
+    }
+    let (_d, _state) = setup_612()?;
+    let tree = clone_of(&tree_612(), "clean-612");
+    check(tree.join("scripts/Makefile.vmlinux_thinlink").exists(), "the clone carries the series")?;
+    *done = Some(tree.clone());
+    Ok(tree)
+}
+
+/// A fresh git clone of a cached tree, under the tests' trees.
+pub fn clone_of(src: &Path, name: &str) -> PathBuf {
+    let dest = test_home().join("trees").join(name);
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).unwrap();
+    }
+    Repository::clone(src.to_str().unwrap(), &dest).unwrap();
+    dest
+}

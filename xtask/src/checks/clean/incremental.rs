@@ -1,0 +1,139 @@
+//! Check 6: after a real change that other files import through ThinLTO
+//! (`configs/clean-check.toml`), every native and `vmlinux.o` of the
+//! incremental build equal a clean build of the same sources, byte for byte.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use git2::build::CheckoutBuilder;
+use serde::Deserialize;
+
+use super::{Check, CheckResult, Ctx};
+use crate::checks::validate;
+use crate::home;
+
+#[derive(Debug, Deserialize)]
+struct Edits {
+    edit: Vec<Edit>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Edit {
+    file: String,
+    find: String,
+    replace: String,
+}
+
+fn pick_edit(tree: &Path) -> Result<(Edit, String)> {
+    let path = home::configs().join("clean-check.toml");
+    let edits: Edits = toml_edit::de::from_str(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("{} is not valid", path.display()))?;
+    for e in edits.edit {
+        if let Ok(text) = std::fs::read_to_string(tree.join(&e.file)) {
+            if text.matches(&e.find).count() == 1 {
+                return Ok((e, text));
+            }
+        }
+    }
+    bail!("no edit of {} fits this tree; add one for this kernel", path.display())
+}
+
+/// A source file changed for the check, put back by `put_back`; if the
+/// check stops before that, by Drop, which says so loudly when it cannot.
+struct Edited {
+    path: PathBuf,
+    original: String,
+    restored: bool,
+}
+
+impl Edited {
+    fn new(path: PathBuf, original: String, changed: &str) -> Result<Self> {
+        std::fs::write(&path, changed).with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Self { path, original, restored: false })
+    }
+
+    fn put_back(mut self) -> Result<()> {
+        self.restored = true;
+        std::fs::write(&self.path, &self.original).with_context(|| {
+            format!("cannot put {} back as it was; restore it with `git checkout -- <file>`", self.path.display())
+        })
+    }
+}
+
+impl Drop for Edited {
+    fn drop(&mut self) {
+        if !self.restored {
+            if let Err(e) = std::fs::write(&self.path, &self.original) {
+                eprintln!(
+                    "warning: cannot put {} back as it was ({e}); restore it with `git checkout -- <file>`",
+                    self.path.display()
+                );
+            }
+        }
+    }
+}
+
+pub fn run(ctx: &Ctx) -> Result<CheckResult> {
+    let (session, layout) = (ctx.session, ctx.session.layout);
+    let tree = &session.tree.root;
+    let (edit, original) = pick_edit(tree)?;
+    let changed_text = original.replacen(&edit.find, &edit.replace, 1);
+    let edited = Edited::new(tree.join(&edit.file), original, &changed_text)?;
+    session.make_ok("incremental")?;
+    edited.put_back()?;
+
+    // The same sources from clean, in a scratch checkout built in its own tree.
+    let tree_name = tree.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let scratch = home::cache().join("clean-check").join(format!("{tree_name}-{}", session.kb.arch.name));
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)?;
+    }
+    std::fs::create_dir_all(&scratch)?;
+    let head = ctx.repo.head()?.peel_to_tree()?;
+    let mut checkout = CheckoutBuilder::new();
+    checkout.target_dir(&scratch).update_index(false).force();
+    ctx.repo.checkout_tree(head.as_object(), Some(&mut checkout))?;
+    std::fs::write(scratch.join(&edit.file), &changed_text)?;
+    std::fs::copy(session.kb.path(".config"), scratch.join(".config"))?;
+    let reference = session.in_tree(&scratch)?;
+    reference.kb.make_quiet(&["olddefconfig"])?;
+    println!("clean build of the same sources in {}", scratch.display());
+    reference.make_ok("clean-reference")?;
+
+    let files: Vec<String> = validate::ir_objects(&session.validation_target())
+        .iter()
+        .map(|o| layout.native_of(o))
+        .chain(["vmlinux.o".to_string()])
+        .collect();
+    let differ: Vec<&String> = files
+        .iter()
+        .filter(|f| std::fs::read(session.kb.path(f)).ok() != std::fs::read(scratch.join(f)).ok())
+        .collect();
+    let summary = format!(
+        "changed {} ({}); {} of {} natives and vmlinux.o differ from a clean build",
+        edit.file,
+        edit.replace.lines().next().unwrap_or("").trim(),
+        differ.len(),
+        files.len()
+    );
+    let details = if differ.is_empty() {
+        vec![]
+    } else {
+        let shown: Vec<&str> = differ.iter().take(20).map(|s| s.as_str()).collect();
+        vec![format!("stale after the incremental build: {}", shown.join(", "))]
+    };
+    std::fs::remove_dir_all(&scratch).ok();
+    Ok(CheckResult::new(Check::Incremental, differ.is_empty(), summary, details))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_edits_parse() {
+        let text = std::fs::read_to_string(home::configs().join("clean-check.toml")).unwrap();
+        let edits: Edits = toml_edit::de::from_str(&text).unwrap();
+        assert!(edits.edit.iter().all(|e| e.find != e.replace && e.find.contains('\n')));
+    }
+}
