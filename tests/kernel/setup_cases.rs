@@ -244,7 +244,8 @@ pub fn reports_mainline_73() -> Result {
     let before = snapshot(&tree);
     let run = xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
     check(
-        first.stdout.contains("its own distributed ThinLTO (layout: mainline)") && run.stdout.contains("nothing to apply"),
+        first.stdout.contains("its own distributed ThinLTO (layout: mainline)")
+            && run.stdout.contains("nothing to apply"),
         "reports mainline",
     )?;
     check(snapshot(&tree) == before && before.status_is_clean(), "the tree is untouched")?;
