@@ -13,6 +13,8 @@ fn stage_names(mode: &Value) -> Vec<&str> {
 pub fn x86_64_612_tinyconfig() -> Result {
     let (_d, state) = setup_612()?;
     let root = test_home().join("compare").join("612-x86_64");
+    // The case's own directory, from empty: compare accepts only a new, empty or thindist-made root.
+    let _ = std::fs::remove_dir_all(&root);
     let json = test_home().join("compare").join("612-x86_64.json");
     let run = xtask(
         &state,
@@ -91,6 +93,9 @@ pub fn refuses_a_foreign_out_dir() -> Result {
     std::fs::create_dir(foreign.path().join("in-process")).unwrap();
     std::fs::write(foreign.path().join("in-process/notes.txt"), "keep me").unwrap();
     xtask(&state, &["compare", "--out", foreign.path().to_str().unwrap()]).fails_with("was not made by thindist")?;
+    let marker =
+        foreign.path().join(".thindist-owned").exists() || foreign.path().join("in-process/.thindist-owned").exists();
+    check(!marker && !foreign.path().join("thin-dist").exists(), "nothing was written into the user's directory")?;
     check(
         std::fs::read_to_string(foreign.path().join("in-process/notes.txt")).is_ok_and(|t| t == "keep me"),
         "the user's file is still there",

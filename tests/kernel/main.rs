@@ -7,6 +7,7 @@ mod build_cases;
 mod clean_cases;
 mod compare_cases;
 mod fixtures;
+mod safety_cases;
 mod setup_cases;
 mod support;
 
@@ -50,6 +51,23 @@ fn main() {
         ("clean_check::bites_on_index_dependency", clean_cases::bites_on_index_dependency),
         ("clean_check::mainline_73", clean_cases::mainline_73),
         ("compare::refuses_a_foreign_out_dir", compare_cases::refuses_a_foreign_out_dir),
+        ("safety::revert_keeps_commits_on_the_series_branch", safety_cases::revert_keeps_commits_on_the_series_branch),
+        (
+            "safety::revert_returns_to_the_original_branch",
+            safety_cases::revert_returns_to_the_original_branch_as_it_is_now,
+        ),
+        ("safety::part_applied_series_gets_the_rest", safety_cases::part_applied_series_gets_the_rest),
+        ("safety::foreign_implementation_is_left_alone", safety_cases::foreign_implementation_is_left_alone),
+        ("safety::build_refuses_a_users_out_dir", safety_cases::build_refuses_a_users_out_dir),
+        ("safety::full_disk_changes_nothing", safety_cases::full_disk_changes_nothing),
+        ("safety::old_or_mismatched_compiler_is_refused", safety_cases::old_or_mismatched_compiler_is_refused),
+        ("safety::job_counts_are_checked", safety_cases::job_counts_are_checked),
+        ("safety::one_run_per_tree", safety_cases::one_run_per_tree),
+        ("safety::sigterm_stops_the_build_and_keeps_the_log", safety_cases::sigterm_stops_the_build_and_keeps_the_log),
+        ("safety::bad_arguments_are_named", safety_cases::bad_arguments_are_named),
+        ("safety::read_only_tree_is_named", safety_cases::read_only_tree_is_named),
+        ("safety::failed_extraction_leaves_nothing", safety_cases::failed_extraction_leaves_nothing),
+        ("safety::setup_conflicts_are_named", safety_cases::setup_conflicts_are_named),
         ("compare::x86_64_612_tinyconfig", compare_cases::x86_64_612_tinyconfig),
     ];
     let trials = cases.into_iter().map(|(name, f)| Trial::test(name, move || support::run_case(f))).collect();

@@ -19,6 +19,9 @@ pub struct Global {
     /// State file (default: $THINDIST_HOME/state.toml, ~/.cache/thindist/state.toml).
     #[arg(long, global = true, env = "THINDIST_STATE", value_name = "FILE")]
     pub state: Option<PathBuf>,
+    /// When another thindist run holds the tree or build directory, wait for it instead of stopping.
+    #[arg(long, global = true)]
+    pub wait: bool,
 }
 
 impl Global {
@@ -50,6 +53,7 @@ impl Global {
         let mut spec = BuildSpec::new(command, self.kernel_dir()?, Arch::load(&arch.arch)?);
         spec.llvm = tools.llvm.clone();
         spec.jobs = tools.jobs;
+        spec.wait = self.wait;
         Ok(spec)
     }
 }

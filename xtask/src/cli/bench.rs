@@ -53,8 +53,8 @@ fn timed_build(global: &Global, arch: &ArchArg, tools: &ToolArgs, driver: bool, 
     let mut spec = global.spec("bench-overhead", arch, tools)?;
     spec.out = Some(root.join("build"));
     spec.log_dir = root.clone();
-    outdir::fresh_dir(spec.out.as_deref().expect("set above"))?;
     let session = Session::open(spec, &global.load_state()?)?;
+    outdir::fresh_dir(&session.kb.objtree)?;
     session.configure()?;
     if driver {
         let cpu = self_cpu_seconds();
@@ -123,9 +123,8 @@ fn incremental(arch: &ArchArg, tools: &ToolArgs, global: &Global) -> Result<()> 
     let state = global.load_state()?;
     let mut builds = Vec::new();
     for mode in LtoMode::BOTH {
-        let mode_spec = spec.in_mode(mode, &root);
-        outdir::fresh_dir(mode_spec.out.as_deref().expect("a mode's own out dir"))?;
-        let session = Session::open(mode_spec, &state)?;
+        let session = Session::open(spec.in_mode(mode, &root), &state)?;
+        outdir::fresh_dir(&session.kb.objtree)?;
         session.configure()?;
         builds.push(session);
     }

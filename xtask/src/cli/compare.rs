@@ -95,12 +95,13 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         None => default_root(global, args)?,
     };
     let state = global.load_state()?;
+    // The root first: a directory of the user's is refused before anything is written in it.
+    outdir::claim(&root)?;
     let mut builds = Vec::new();
     let mut configs = Vec::new();
     for mode in LtoMode::BOTH {
-        let mode_spec = spec.in_mode(mode, &root);
-        outdir::fresh_dir(mode_spec.out.as_deref().expect("a mode's own out dir"))?;
-        let session = Session::open(mode_spec, &state)?;
+        let session = Session::open(spec.in_mode(mode, &root), &state)?;
+        outdir::fresh_dir(&session.kb.objtree)?;
         let config = session.configure()?;
         if let Some(q) = &qemu {
             boot::check_bootable(q, &config)?;

@@ -12,6 +12,7 @@ use crate::series::apply;
 use crate::series::detect::TreeSupport;
 use crate::tree::git;
 use crate::tree::kernel::KernelTree;
+use crate::tree::lock::Lock;
 use crate::tree::state::TreeRecord;
 use crate::tree::tarball;
 
@@ -69,64 +70,111 @@ pub fn run(args: &SetupArgs, global: &Global) -> Result<()> {
         patches: args.patches.clone(),
     };
     if args.revert {
+        let _lock = Lock::acquire(&tree_path(&source)?, "setup --revert", global.wait)?;
         let Some(root) = tree_for(&source, false)? else { return Ok(()) };
-        return revert(&KernelTree::open(&root)?, args.force, global);
+        return revert(&KernelTree::open(&root)?, &opts, global);
     }
     apply(&source, &opts, global)
+}
+
+/// Says so when the tree cannot be written (a read-only mount, say),
+/// before anything reports on patches.
+fn refuse_read_only(root: &Path) -> Result<()> {
+    for dir in [root.to_path_buf(), root.join(".git")] {
+        let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else { continue };
+        // SAFETY: access(2) on a NUL-terminated path.
+        if dir.exists() && unsafe { libc::access(c.as_ptr(), libc::W_OK) } != 0 {
+            let why = std::io::Error::last_os_error();
+            bail!(
+                "{} is not writable ({why}); setup commits the series there, so it needs a writable tree",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Puts THIN_DIST onto the tree at `source` (a directory or a tarball), or
 /// records that it has it.
 pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
+    let _lock = Lock::acquire(&tree_path(source)?, "setup", global.wait)?;
     let Some(root) = tree_for(source, args.dry_run)? else { return Ok(()) };
     let tree = KernelTree::open(&root)?;
+    refuse_read_only(&tree.root)?;
     let support = TreeSupport::detect(&tree)?;
     println!("kernel: Linux {} at {}", tree.version, tree.root.display());
     let mut state = global.load_state()?;
     match support {
         TreeSupport::Kernel(layout) => {
+            if let Some(asked) = &args.series {
+                bail!("Linux {} has its own distributed ThinLTO (layout {layout}); series {asked} is for trees without it, and nothing was applied", tree.version);
+            }
             println!("Linux {} has its own distributed ThinLTO (layout: {layout}); nothing to apply", tree.version);
             if !args.dry_run {
-                let record = TreeRecord { series: layout.name.clone(), ..Default::default() };
-                state.set_tree(&tree.root, &record);
+                state.set_tree(&tree.root, &TreeRecord { series: layout.name.clone(), ..Default::default() });
                 state.set_current(&tree.root);
                 state.save()?;
             }
-            return Ok(());
+            Ok(())
         }
-        TreeSupport::OurSeries(layout) => {
-            let known = state
-                .tree(&tree.root)
-                .map(|r| r.series)
-                .filter(|s| !s.is_empty())
-                .or_else(|| series_from_branch(&tree.root));
-            if let Some(name) = &known {
-                if complete_series(args, &tree, name)? {
-                    if !args.dry_run {
-                        state.set_current(&tree.root);
-                        state.save()?;
-                    }
-                    return Ok(());
-                }
-            }
-            println!(
-                "a distributed ThinLTO series is already applied ({}); nothing changed",
-                known.clone().unwrap_or_else(|| format!("series not recorded, layout {layout}"))
-            );
-            if !args.dry_run && state.tree(&tree.root).is_none() {
-                let series = known.clone().unwrap_or_else(|| "unknown".into());
-                let record = TreeRecord { series, ..Default::default() };
-                state.set_tree(&tree.root, &record);
-            }
-            if !args.dry_run {
-                state.set_current(&tree.root);
-                state.save()?;
-            }
-            return Ok(());
-        }
-        TreeSupport::Absent => {}
+        TreeSupport::OurSeries(layout) => already_applied(&tree, layout, args, state),
+        TreeSupport::Absent => apply_series(&tree, args, state),
     }
+}
 
+/// A tree that has a series of ours: complete, a prefix (the rest is
+/// applied), or an implementation that is not ours (said, left alone).
+fn already_applied(
+    tree: &KernelTree,
+    layout: &'static crate::kbuild::layout::Layout,
+    args: &Options,
+    mut state: crate::tree::state::State,
+) -> Result<()> {
+    let recorded = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty());
+    let known = match recorded.clone().or_else(|| series_from_branch(&tree.root)) {
+        Some(name) => Some(name),
+        None => series_by_commits(tree, layout, args)?,
+    };
+    if let (Some(asked), Some(have)) = (&args.series, &known) {
+        if asked != have {
+            bail!("{} is already set up with series {have}; to apply {asked}, run `cargo xtask setup --revert` first, then `cargo xtask setup --series {asked}`", tree.root.display());
+        }
+    }
+    let Some(name) = known else {
+        println!("this tree carries a distributed ThinLTO implementation (layout {layout}) that is not a series of ours: no commit on HEAD is the first patch of any series in patches/; nothing changed, and builds use it as it is");
+        return Ok(());
+    };
+    let completed = complete_series(args, tree, &name)?;
+    if !completed {
+        println!("series {name} is already applied; nothing changed");
+    }
+    if !args.dry_run {
+        if recorded.is_none() {
+            state.set_tree(&tree.root, &TreeRecord { series: name, ..Default::default() });
+        }
+        state.set_current(&tree.root);
+        state.save()?;
+    }
+    Ok(())
+}
+
+/// The shipped series of this layout, fitting this kernel, whose first
+/// patches are the commits at HEAD (applied by hand with `git am`, say).
+fn series_by_commits(
+    tree: &KernelTree,
+    layout: &crate::kbuild::layout::Layout,
+    args: &Options,
+) -> Result<Option<String>> {
+    let Some(repo) = git::open(&tree.root)? else { return Ok(None) };
+    for s in series::load_all(&args.patches_dir())? {
+        if s.layout == layout && s.fits(&tree.version) && apply::applied_prefix(&repo, &apply::read_series(&s)?)? > 0 {
+            return Ok(Some(s.name));
+        }
+    }
+    Ok(None)
+}
+
+fn apply_series(tree: &KernelTree, args: &Options, mut state: crate::tree::state::State) -> Result<()> {
     let all = series::load_all(&args.patches_dir())?;
     let chosen = series::select(&all, &tree.version, args.series.as_deref())?;
     println!(
@@ -164,18 +212,31 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
         list_patches(&patches);
         return Ok(());
     }
-    let applied = apply::apply(&repo, &patches, &branch)?;
-    for (oid, subject) in &applied.commits {
-        println!("  {} {subject}", &oid.to_string()[..12]);
-    }
-    let record = TreeRecord {
+    // The state first: if it cannot be written (a full disk), HEAD has not moved.
+    let (original_branch, original_commit) = apply::start_point(&repo)?;
+    let mut record = TreeRecord {
         series: chosen.name.clone(),
-        branch: Some(applied.branch.clone()),
-        original_branch: applied.original_branch.clone(),
-        original_commit: Some(applied.original_commit.to_string()),
+        branch: Some(branch.clone()),
+        original_branch,
+        original_commit: Some(original_commit.to_string()),
+        applied_head: None,
     };
     state.set_tree(&tree.root, &record);
     state.set_current(&tree.root);
+    state.save().context("nothing was applied")?;
+    let applied = match apply::apply(&repo, &patches, &branch) {
+        Ok(a) => a,
+        Err(e) => {
+            state.remove_tree(&tree.root);
+            let _ = state.save();
+            return Err(e);
+        }
+    };
+    for (oid, subject) in &applied.commits {
+        println!("  {} {subject}", &oid.to_string()[..12]);
+    }
+    record.applied_head = applied.commits.last().map(|(oid, _)| oid.to_string());
+    state.set_tree(&tree.root, &record);
     state.save()?;
     println!("applied {} on branch {} (state: {})", chosen.name, applied.branch, state.path().display());
     if !chosen.notes.is_empty() {
@@ -184,7 +245,6 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
     Ok(())
 }
 
-/// The series named by the branch setup made (`thindist/<series>`), if HEAD is on one.
 /// Uncommitted changes stop setup, unless --force and the series leaves those files alone.
 fn refuse_dirty(repo: &git2::Repository, patches: &[apply::Patch], force: bool) -> Result<()> {
     let dirty = git::dirty_files(repo)?;
@@ -205,9 +265,9 @@ fn refuse_dirty(repo: &git2::Repository, patches: &[apply::Patch], force: bool) 
     Ok(())
 }
 
-/// A tree that carries the first patches of series `name` from an older
-/// thindist gets the rest, checked first, on the same branch. Returns
-/// whether it handled the tree (false: carry on as "already applied").
+/// A tree that carries the first patches of series `name` (from an older
+/// thindist, or applied by hand) gets the rest, checked first, on the same
+/// branch. Returns whether it applied anything (false: complete already).
 fn complete_series(args: &Options, tree: &KernelTree, name: &str) -> Result<bool> {
     let patches_dir = args.patches_dir();
     let Some(series) = series::load_all(&patches_dir)?.into_iter().find(|s| s.name == name) else { return Ok(false) };
@@ -236,6 +296,7 @@ fn complete_series(args: &Options, tree: &KernelTree, name: &str) -> Result<bool
     Ok(true)
 }
 
+/// The series named by the branch setup made (`thindist/<series>`), if HEAD is on one.
 fn series_from_branch(root: &Path) -> Option<String> {
     let repo = git::open(root).ok()??;
     let head = repo.head().ok()?;
@@ -246,6 +307,14 @@ fn list_patches(patches: &[apply::Patch]) {
     for p in patches {
         println!("  {}", p.mail.subject());
     }
+}
+
+/// The tree a source names: the directory itself, or where a tarball is extracted.
+fn tree_path(source: &Path) -> Result<PathBuf> {
+    if !source.exists() {
+        bail!("{} does not exist; give a kernel directory or a source tarball (.tar.xz, .tar.gz)", source.display());
+    }
+    Ok(if tarball::is_tarball(source) { home::trees().join(tarball::tree_name(source)) } else { source.to_path_buf() })
 }
 
 /// The kernel directory for a source: the directory itself, or a tarball's
@@ -290,7 +359,10 @@ fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
     Ok(Some(dest))
 }
 
-fn revert(tree: &KernelTree, force: bool, global: &Global) -> Result<()> {
+/// Takes our series off: back to the original branch as it is now, every
+/// commit that is not ours kept on a branch of its own.
+fn revert(tree: &KernelTree, args: &Options, global: &Global) -> Result<()> {
+    refuse_read_only(&tree.root)?;
     let mut state = global.load_state()?;
     let record = state.tree(&tree.root).filter(|r| r.original_commit.is_some()).with_context(|| {
         format!(
@@ -299,8 +371,7 @@ fn revert(tree: &KernelTree, force: bool, global: &Global) -> Result<()> {
             tree.root.display()
         )
     })?;
-    let (branch, commit) =
-        (record.branch.clone().unwrap_or_default(), record.original_commit.clone().unwrap_or_default());
+    let branch = record.branch.clone().unwrap_or_default();
     let repo = git::open(&tree.root)?.context("the tree is no longer a git repository")?;
     let head = repo.head()?;
     if head.name() != Some(&format!("refs/heads/{branch}")) {
@@ -309,17 +380,43 @@ fn revert(tree: &KernelTree, force: bool, global: &Global) -> Result<()> {
             head.shorthand().unwrap_or("a detached commit")
         );
     }
+    let back_to = apply::BackTo::of(
+        &repo,
+        record.original_branch.as_deref(),
+        record.original_commit.as_deref().unwrap_or_default(),
+    )?;
     let dirty = git::dirty_files(&repo)?;
-    if !dirty.is_empty() && !force {
-        bail!("the work tree has uncommitted changes: {}; commit or stash them first (or --force to keep them across the revert)", dirty.join(", "));
+    if !dirty.is_empty() {
+        if !args.force {
+            bail!("the work tree has uncommitted changes: {}; commit or stash them first (or --force to keep them across the revert)", dirty.join(", "));
+        }
+        let changing = apply::files_between(&repo, head.peel_to_commit()?.id(), back_to.commit)?;
+        let clash: Vec<&String> = dirty.iter().filter(|f| changing.contains(*f)).collect();
+        if !clash.is_empty() {
+            let names: Vec<&str> = clash.iter().map(|s| s.as_str()).collect();
+            bail!("uncommitted changes in files the revert changes: {}; commit or stash them first (--force only keeps changes to other files)", names.join(", "));
+        }
     }
-    apply::revert(&repo, &branch, record.original_branch.as_deref(), &commit)?;
+    let series_subjects = series::load_all(&args.patches_dir())?
+        .into_iter()
+        .find(|s| s.name == record.series)
+        .map(|s| apply::read_series(&s))
+        .transpose()?
+        .map(|ps| ps.iter().map(|p| p.mail.subject().to_string()).collect::<Vec<_>>());
+    let theirs = apply::commits_not_ours(&repo, &record, series_subjects.as_deref())?;
+    let keep_as =
+        if theirs.is_empty() { None } else { Some(apply::free_branch_name(&repo, &format!("{branch}-kept"))) };
+    apply::revert(&repo, &branch, &back_to, keep_as.as_deref())?;
     state.remove_tree(&tree.root);
     state.save()?;
-    println!(
-        "reverted: back on {} at {}, branch {branch} deleted",
-        record.original_branch.as_deref().unwrap_or("a detached HEAD"),
-        &commit[..12.min(commit.len())]
-    );
+    println!("reverted: back on {}", back_to.describe());
+    match keep_as {
+        Some(kept) => println!(
+            "your {} commit(s) on {branch} are kept: branch {branch} is now {kept} (your commits on top of the series): {}",
+            theirs.len(),
+            theirs.join("; ")
+        ),
+        None => println!("branch {branch} deleted (it held only the series)"),
+    }
     Ok(())
 }

@@ -24,6 +24,7 @@ pub struct ValidateArgs {
 pub fn run(args: &ValidateArgs, global: &Global) -> Result<()> {
     let mut spec = global.spec("validate", &args.arch, &ToolArgs::default())?;
     spec.out = args.out.clone();
+    spec.read_only = true;
     let session = Session::open(spec, &global.load_state()?)?;
     let objtree = &session.kb.objtree;
     if !objtree.join("vmlinux.o").exists() && !objtree.join(&session.layout.ir_archive).exists() {

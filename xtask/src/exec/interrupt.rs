@@ -10,9 +10,15 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 fn install() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        // Ctrl-C, SIGTERM and SIGHUP alike ("termination" feature of ctrlc).
         let _ = ctrlc::set_handler(|| {
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            signal_group(libc::SIGINT);
+            if CHILD_GROUP.load(Ordering::SeqCst) > 0 {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                signal_group(libc::SIGINT);
+            } else {
+                eprintln!("thindist: stopped by a signal");
+                std::process::exit(130);
+            }
         });
     });
 }
@@ -28,7 +34,9 @@ pub fn signal_group(signal: i32) {
     }
 }
 
-/// While alive, Ctrl-C is forwarded to the process group led by `pid`.
+/// While alive, Ctrl-C, SIGTERM and SIGHUP reach the process group led by
+/// `pid` (make stops its compilers and deletes their half-written outputs);
+/// with no child running, the tool stops at once.
 pub struct Guard;
 
 impl Guard {

@@ -38,7 +38,34 @@ impl BaseConfig {
     }
 }
 
+/// The members of the kernel's LTO choice: the build's mode picks one.
+const LTO_CHOICE: [&str; 4] = ["LTO_NONE", "LTO_CLANG_FULL", "LTO_CLANG_THIN", "LTO_CLANG_THIN_DIST"];
+
+/// A fragment that picks another LTO choice than the mode's fights the
+/// mode itself: said plainly, before anything runs.
+fn refuse_other_lto_choice(wanted: &Values, mode_options: &Values) -> Result<()> {
+    let ours: Vec<&str> = LTO_CHOICE.iter().copied().filter(|s| mode_options.get(s) == "y").collect();
+    for sym in LTO_CHOICE {
+        if wanted.get(sym) == "y" && !ours.contains(&sym) {
+            bail!(
+                "a fragment asks CONFIG_{sym}=y, but this build's mode is itself the LTO choice (CONFIG_{}=y); \
+                 drop that line from the fragment (compare builds in-process ThinLTO for you)",
+                ours.first().copied().unwrap_or("LTO_CLANG_THIN_DIST")
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &Values) -> Result<Values> {
+    // Fragments are appended: Kconfig takes the last value of a symbol.
+    let mut wanted_text = String::new();
+    for f in fragments {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read fragment {}", f.display()))?;
+        wanted_text.push_str(&text);
+        wanted_text.push('\n');
+    }
+    refuse_other_lto_choice(&Values::parse(&wanted_text), extra)?;
     let dot_config = kb.path(".config");
     match base {
         BaseConfig::Target(t) => kb.make_quiet(&[t])?,
@@ -46,13 +73,6 @@ pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &
             std::fs::copy(f, &dot_config)
                 .with_context(|| format!("cannot copy {} to {}", f.display(), dot_config.display()))?;
         }
-    }
-    // Fragments are appended: Kconfig takes the last value of a symbol.
-    let mut wanted_text = String::new();
-    for f in fragments {
-        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read fragment {}", f.display()))?;
-        wanted_text.push_str(&text);
-        wanted_text.push('\n');
     }
     if !wanted_text.is_empty() {
         let mut cfg = std::fs::read_to_string(&dot_config)?;
@@ -62,8 +82,8 @@ pub fn configure(kb: &Kbuild, base: &BaseConfig, fragments: &[PathBuf], extra: &
     // The LTO choice: switch off its other members, switch on ours.
     let script = kb.tree.join("scripts/config");
     let mut script_args: Vec<String> = vec!["--file".into(), dot_config.display().to_string()];
-    for other in ["LTO_NONE", "LTO_CLANG_FULL", "LTO_CLANG_THIN"] {
-        script_args.extend(["-d".into(), other.into()]);
+    for other in LTO_CHOICE.iter().filter(|s| extra.get(s) != "y") {
+        script_args.extend(["-d".into(), other.to_string()]);
     }
     for (sym, val) in extra.iter() {
         match val.as_str() {

@@ -217,7 +217,7 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<
     log_file.flush()?;
     if guard.interrupted() {
         bail!(
-            "interrupted: make and its compilers were stopped; run the same command again to continue (log: {})",
+            "interrupted (Ctrl-C, SIGTERM or SIGHUP): make and its compilers were stopped; run the same command again to continue (log: {})",
             log.display()
         );
     }

@@ -175,6 +175,18 @@ impl Parser<'_> {
 
 /// The `depends on` expressions of `config SYM` blocks anywhere in the
 /// tree's Kconfig files (a symbol may be declared in several places).
+/// Whether any Kconfig file of the tree defines `sym` (`config SYM` or `menuconfig SYM`).
+pub fn is_defined(tree: &Path, sym: &str) -> bool {
+    kconfig_files(tree).iter().any(|f| {
+        std::fs::read_to_string(f).is_ok_and(|text| {
+            text.lines().any(|l| {
+                let t = l.trim();
+                t.strip_prefix("config ").or_else(|| t.strip_prefix("menuconfig ")).is_some_and(|n| n.trim() == sym)
+            })
+        })
+    })
+}
+
 pub fn depends_of(tree: &Path, sym: &str) -> Vec<String> {
     let mut found = Vec::new();
     for file in kconfig_files(tree) {
@@ -227,6 +239,11 @@ fn kconfig_files(tree: &Path) -> Vec<std::path::PathBuf> {
 /// Why `sym` is not set as wanted: each failing `depends on`, the values of
 /// its symbols, and one level further for the symbols that made it fail.
 pub fn explain(tree: &Path, sym: &str, values: &Values) -> Vec<String> {
+    if !is_defined(tree, sym) {
+        return vec![format!(
+            "CONFIG_{sym} does not exist in this tree's Kconfig: misspelt, or an option of another kernel version"
+        )];
+    }
     let mut lines = Vec::new();
     explain_into(tree, sym, values, 0, &mut lines);
     if lines.is_empty() {

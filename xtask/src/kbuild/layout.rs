@@ -40,6 +40,8 @@ pub struct Layout {
     pub provided_by: Provider,
     /// A file, relative to the tree, that only this implementation has.
     pub detect: String,
+    /// The oldest LLVM (major version) this implementation builds with.
+    pub min_llvm: u32,
     native: String,
     index: String,
     pub ir_archive: String,

@@ -4,6 +4,7 @@
 //! usage, one log each), then validation and the build report.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
@@ -18,11 +19,13 @@ use crate::kbuild::kconfig::Values;
 use crate::kbuild::layout::Layout;
 use crate::kbuild::lto_mode::LtoMode;
 use crate::kbuild::make::Kbuild;
+use crate::kbuild::outdir;
 use crate::kbuild::stages::Pipeline;
 use crate::kbuild::toolchain::Toolchain;
 use crate::report::{BuildReport, KernelInfo, ToolchainInfo};
 use crate::series::detect::TreeSupport;
 use crate::tree::kernel::KernelTree;
+use crate::tree::lock::Lock;
 use crate::tree::state::State;
 
 /// What to build, as plain values: every command fills one in.
@@ -45,6 +48,10 @@ pub struct BuildSpec {
     pub command: &'static str,
     /// Where logs go (default: the cache's logs/).
     pub log_dir: PathBuf,
+    /// Only reads the build (validate): no lock, no out dir claimed.
+    pub read_only: bool,
+    /// Wait for another run that holds the object tree instead of stopping.
+    pub wait: bool,
 }
 
 impl BuildSpec {
@@ -61,6 +68,8 @@ impl BuildSpec {
             env: Vec::new(),
             command,
             log_dir: home::logs(),
+            read_only: false,
+            wait: false,
         }
     }
 
@@ -83,6 +92,8 @@ pub struct Session {
     command: &'static str,
     log_dir: PathBuf,
     stamp: u64,
+    /// Held while the session lives: one run per object tree.
+    _lock: Option<Arc<Lock>>,
 }
 
 impl Session {
@@ -101,9 +112,14 @@ impl Session {
         let series =
             state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty()).unwrap_or_else(|| layout.name.clone());
         let toolchain = Toolchain::select(spec.llvm.as_deref())?;
+        toolchain.check(layout.min_llvm)?;
         let objtree = match &spec.out {
             Some(o) => std::path::absolute(o)?,
             None => tree.root.clone(),
+        };
+        let lock = match spec.read_only {
+            true => None,
+            false => Some(Arc::new(Lock::acquire(&objtree, spec.command, spec.wait)?)),
         };
         let base = BaseConfig::parse(&spec.config)?;
         let mut fragments = spec.arch.fragment_paths();
@@ -132,6 +148,7 @@ impl Session {
             command: spec.command,
             log_dir: spec.log_dir,
             stamp,
+            _lock: lock,
         })
     }
 
@@ -157,7 +174,9 @@ impl Session {
                 self.tree.root.display()
             );
         }
-        std::fs::create_dir_all(&self.kb.objtree)?;
+        if self.kb.out_of_tree() {
+            outdir::claim(&self.kb.objtree)?;
+        }
         println!(
             "configuring {} {} for {} ({}, LLVM={}, -j{})",
             self.base.name(),

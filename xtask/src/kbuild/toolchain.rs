@@ -38,6 +38,28 @@ impl Toolchain {
         Ok(Self { llvm, clang, lld })
     }
 
+    /// Refuses a clang older than `min` (LLVM major version) and a clang and
+    /// ld.lld of different LLVM releases, before any make runs.
+    pub fn check(&self, min: u32) -> Result<()> {
+        let (c, l) = (self.clang_version(), self.lld_version());
+        let clang = llvm_major(&c, "clang version ")
+            .with_context(|| format!("{} --version says `{c}`, which names no clang version", self.clang.display()))?;
+        let lld = llvm_major(&l, "LLD ")
+            .with_context(|| format!("{} --version says `{l}`, which names no LLD version", self.lld.display()))?;
+        if clang < min {
+            bail!(
+                "{} is clang {clang} (`{c}`); distributed ThinLTO needs LLVM {min} or newer: install clang-19 lld-19 llvm-19 (`cargo xtask deps --yes`) and pass --llvm -19",
+                self.clang.display()
+            );
+        }
+        if clang != lld {
+            bail!(
+                "clang is LLVM {clang} (`{c}`) but ld.lld is LLVM {lld} (`{l}`): the thin-link's indexes and the back-end compiles must come from one LLVM; pass --llvm for a matching pair",
+            );
+        }
+        Ok(())
+    }
+
     pub fn clang_version(&self) -> String {
         first_line(&self.clang, "--version")
     }
@@ -45,6 +67,13 @@ impl Toolchain {
     pub fn lld_version(&self) -> String {
         first_line(&self.lld, "--version")
     }
+}
+
+/// The major version after `marker` in a `--version` line:
+/// "Debian clang version 19.1.7 (3~deb12u1)" → 19, "Debian LLD 19.1.7 (…)" → 19.
+pub fn llvm_major(line: &str, marker: &str) -> Option<u32> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    rest.split(['.', ' ', '-']).next()?.parse().ok()
 }
 
 fn first_line(tool: &Path, arg: &str) -> String {
@@ -75,6 +104,15 @@ fn newest_versioned() -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_llvm_major_versions() {
+        assert_eq!(llvm_major("Debian clang version 19.1.7 (3~deb12u1)", "clang version "), Some(19));
+        assert_eq!(llvm_major("clang version 14.0.0", "clang version "), Some(14));
+        assert_eq!(llvm_major("Debian LLD 19.1.7 (compatible with GNU linkers)", "LLD "), Some(19));
+        assert_eq!(llvm_major("LLD 18.1.8-rc1", "LLD "), Some(18));
+        assert_eq!(llvm_major("GNU ld (GNU Binutils) 2.40", "LLD "), None);
+    }
 
     #[test]
     fn rejects_malformed_llvm() {

@@ -3,6 +3,7 @@
 //! on a new branch and checked out; and undone by `revert`.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -13,6 +14,7 @@ use git2::{ApplyOptions, Diff, Oid, Repository, Signature, Time};
 use crate::series::mbox::MailPatch;
 use crate::series::Series;
 use crate::tree::git;
+use crate::tree::state::TreeRecord;
 
 /// Why a series cannot be applied, naming the patch, file and hunk.
 #[derive(Debug, thiserror::Error)]
@@ -46,8 +48,8 @@ fn file_name(path: &Path) -> String {
 }
 
 /// Every path the series changes.
-pub fn touched_files(patches: &[Patch]) -> Result<std::collections::BTreeSet<String>> {
-    let mut files = std::collections::BTreeSet::new();
+pub fn touched_files(patches: &[Patch]) -> Result<BTreeSet<String>> {
+    let mut files = BTreeSet::new();
     for patch in patches {
         let diff = Diff::from_buffer(&patch.mail.diff)
             .map_err(|e| ApplyError::Corrupt { patch: file_name(&patch.path), reason: e.message().to_string() })?;
@@ -149,9 +151,8 @@ fn commit_all<'r>(
 
 /// Commits the series on `branch` (created from HEAD) and checks it out.
 pub fn apply(repo: &Repository, patches: &[Patch], branch: &str) -> Result<Applied> {
-    let head = repo.head().context("the tree's repository has no commit to start from")?;
-    let original_branch = if head.is_branch() { head.shorthand().map(str::to_string) } else { None };
-    let original = head.peel_to_commit()?;
+    let (original_branch, start) = start_point(repo)?;
+    let original = repo.find_commit(start)?;
     if repo.find_branch(branch, git2::BranchType::Local).is_ok() {
         bail!(
             "branch {branch} already exists; run `cargo xtask setup --revert` or delete it (`git branch -D {branch}`)"
@@ -191,19 +192,111 @@ pub fn extend(repo: &Repository, patches: &[Patch]) -> Result<Vec<(Oid, String)>
 }
 
 /// Returns to the original branch and commit and deletes our branch.
-pub fn revert(repo: &Repository, branch: &str, original_branch: Option<&str>, original_commit: &str) -> Result<()> {
-    let oid = Oid::from_str(original_commit)
-        .with_context(|| format!("recorded commit `{original_commit}` is not a commit id"))?;
-    let commit =
+/// Where `--revert` returns: the original branch as it is now (the user
+/// may have committed there since), or the original commit when HEAD was
+/// detached or the branch is gone.
+pub struct BackTo {
+    pub branch: Option<String>,
+    pub commit: Oid,
+}
+
+impl BackTo {
+    pub fn of(repo: &Repository, original_branch: Option<&str>, original_commit: &str) -> Result<Self> {
+        if let Some(b) = original_branch {
+            if let Ok(branch) = repo.find_branch(b, git2::BranchType::Local) {
+                let commit = branch.get().peel_to_commit()?.id();
+                return Ok(Self { branch: Some(b.to_string()), commit });
+            }
+        }
+        let oid = Oid::from_str(original_commit)
+            .with_context(|| format!("recorded commit `{original_commit}` is not a commit id"))?;
         repo.find_commit(oid).map_err(|_| anyhow!("recorded commit {original_commit} is not in the repository"))?;
+        Ok(Self { branch: None, commit: oid })
+    }
+
+    pub fn describe(&self) -> String {
+        let short = &self.commit.to_string()[..12];
+        match &self.branch {
+            Some(b) => format!("{b} at {short}"),
+            None => format!("a detached HEAD at {short}"),
+        }
+    }
+}
+
+/// The start of a series: the branch HEAD is on (if any) and its commit.
+pub fn start_point(repo: &Repository) -> Result<(Option<String>, Oid)> {
+    let head = repo.head().context("the tree's repository has no commit to start from")?;
+    let branch = if head.is_branch() { head.shorthand().map(str::to_string) } else { None };
+    Ok((branch, head.peel_to_commit()?.id()))
+}
+
+/// Paths that differ between two commits' trees.
+pub fn files_between(repo: &Repository, a: Oid, b: Oid) -> Result<BTreeSet<String>> {
+    let (ta, tb) = (repo.find_commit(a)?.tree()?, repo.find_commit(b)?.tree()?);
+    let diff = repo.diff_tree_to_tree(Some(&ta), Some(&tb), None)?;
+    Ok(diff
+        .deltas()
+        .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect())
+}
+
+/// The commits on the series' branch that setup did not make, newest
+/// first, as `<id> <summary>`: those above the recorded tip of the applied
+/// series, or (older records) those whose summary is no patch of the series.
+pub fn commits_not_ours(
+    repo: &Repository,
+    record: &TreeRecord,
+    series_subjects: Option<&[String]>,
+) -> Result<Vec<String>> {
+    let branch = record.branch.as_deref().unwrap_or_default();
+    let tip = repo.find_branch(branch, git2::BranchType::Local)?.get().peel_to_commit()?.id();
+    let mut walk = repo.revwalk()?;
+    walk.push(tip)?;
+    let stop = record.applied_head.as_deref().or(record.original_commit.as_deref()).unwrap_or_default();
+    if let Ok(oid) = Oid::from_str(stop) {
+        walk.hide(oid)?;
+    }
+    let mut theirs = Vec::new();
+    for oid in walk {
+        let c = repo.find_commit(oid?)?;
+        let summary = c.summary().unwrap_or_default().to_string();
+        let ours = record.applied_head.is_none() && series_subjects.is_some_and(|s| s.contains(&summary));
+        if !ours {
+            theirs.push(format!("{} {summary}", &c.id().to_string()[..12]));
+        }
+    }
+    Ok(theirs)
+}
+
+/// `base`, or `base-2`, `base-3`, … : the first local branch name not taken.
+pub fn free_branch_name(repo: &Repository, base: &str) -> String {
+    let taken = |n: &str| repo.find_branch(n, git2::BranchType::Local).is_ok();
+    std::iter::once(base.to_string())
+        .chain((2..).map(|i| format!("{base}-{i}")))
+        .find(|n| !taken(n))
+        .expect("a free name")
+}
+
+/// Returns to `back_to` (index and work tree matching it); the series'
+/// branch is deleted, or renamed to `keep_as` when it carries commits that
+/// are not ours.
+pub fn revert(repo: &Repository, branch: &str, back_to: &BackTo, keep_as: Option<&str>) -> Result<()> {
+    let commit = repo.find_commit(back_to.commit)?;
     repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().safe()))
-        .context("cannot check out the original tree (a local change is in the way?)")?;
-    match original_branch {
+        .context("cannot check out the original tree")?;
+    match &back_to.branch {
         Some(b) => repo.set_head(&format!("refs/heads/{b}"))?,
-        None => repo.set_head_detached(oid)?,
+        None => repo.set_head_detached(back_to.commit)?,
     }
     if let Ok(mut b) = repo.find_branch(branch, git2::BranchType::Local) {
-        b.delete()?;
+        match keep_as {
+            Some(name) => {
+                b.rename(name, false)?;
+            }
+            None => b.delete()?,
+        }
     }
     Ok(())
 }

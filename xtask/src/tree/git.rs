@@ -70,9 +70,21 @@ pub fn strip_debian_stanza(gitignore: &str) -> Option<String> {
     Some(kept.join("\n") + "\n")
 }
 
+/// Whether an ignored file is a source file all the same: the kernel's
+/// `.gitignore` ignores `.*`, and git tracks its dot-files (`.gitignore`,
+/// `.mailmap`, `.kunitconfig`, …) despite it. Hidden build outputs are not.
+pub fn is_source_dotfile(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let hidden_output = [".cmd", ".d", ".o", ".ko", ".a", ".tmp", ".old"].iter().any(|s| name.ends_with(s))
+        || name.starts_with(".tmp")
+        || [".config", ".version", ".thindist-owned"].contains(&name);
+    name.starts_with('.') && !hidden_output
+}
+
 /// Turns a plain kernel tree into a git repository with one baseline commit
-/// holding every file (forced past the ignore rules, which ignore dot-files
-/// that upstream tracks). Returns the repository and what it changed.
+/// of its sources: files the ignore rules cover (build outputs such as
+/// `.config` and `*.o`) are left out, except the source dot-files upstream
+/// tracks. Returns the repository and notes of what it changed or left out.
 pub fn import_baseline(root: &Path, origin: &str) -> Result<(Repository, Vec<String>)> {
     if open(root)?.is_some() {
         bail!("{} is already a git repository", root.display());
@@ -91,11 +103,28 @@ pub fn import_baseline(root: &Path, origin: &str) -> Result<(Repository, Vec<Str
     let repo =
         Repository::init(root).with_context(|| format!("cannot create a git repository in {}", root.display()))?;
     let mut index = repo.index()?;
-    index.add_all(["*"], IndexAddOption::FORCE, None).context("cannot add the tree's files to the git index")?;
+    index.add_all(["*"], IndexAddOption::DEFAULT, None).context("cannot add the tree's files to the git index")?;
+    let (sources, left_out): (Vec<String>, Vec<String>) = untracked(&repo)?
+        .into_iter()
+        .filter(|(_, ignored)| *ignored)
+        .map(|(p, _)| p)
+        .partition(|p| is_source_dotfile(p));
+    for p in &sources {
+        index.add_path(Path::new(p)).with_context(|| format!("cannot add {p} to the git index"))?;
+    }
+    if !left_out.is_empty() {
+        let shown: Vec<&str> = left_out.iter().take(5).map(String::as_str).collect();
+        notes.push(format!(
+            "left {} ignored file(s) out of the baseline (build outputs and the like): {}{}",
+            left_out.len(),
+            shown.join(", "),
+            if left_out.len() > 5 { ", …" } else { "" }
+        ));
+    }
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
     let sig = committer(&repo)?;
-    let mut message = format!("thindist: baseline of {origin}\n\nEvery file of the tree, imported as it was.\n");
+    let mut message = format!("thindist: baseline of {origin}\n\nThe tree's sources, imported as they were.\n");
     for note in &notes {
         message.push_str(&format!("\nthindist {note}.\n"));
     }
@@ -124,11 +153,19 @@ mod tests {
         std::fs::write(dir.path().join(".gitignore"), ".*\n*.o\n/*\n!/debian/\n").unwrap();
         std::fs::write(dir.path().join(".mailmap"), "x\n").unwrap();
         std::fs::write(dir.path().join("Makefile"), "all:\n").unwrap();
+        std::fs::write(dir.path().join(".config"), "CONFIG_X=y\n").unwrap();
+        std::fs::write(dir.path().join("main.o"), "").unwrap();
+        std::fs::write(dir.path().join(".main.o.cmd"), "").unwrap();
         let (repo, notes) = import_baseline(dir.path(), "a test tree").unwrap();
-        assert_eq!(notes.len(), 1);
+        assert_eq!(notes.len(), 2);
+        assert!(notes[1].starts_with("left 3 ignored file(s) out") && notes[1].contains("main.o"), "{notes:?}");
         let head = repo.head().unwrap().peel_to_tree().unwrap();
-        // Dot-files are tracked although `.*` ignores them.
+        // Source dot-files are tracked although `.*` ignores them; build outputs are not.
         assert!(head.get_name(".mailmap").is_some() && head.get_name(".gitignore").is_some());
+        assert!(head.get_name(".config").is_none() && head.get_name("main.o").is_none());
+        for built in ["main.o", ".config", ".main.o.cmd"] {
+            std::fs::remove_file(dir.path().join(built)).unwrap();
+        }
         assert!(dirty_files(&repo).unwrap().is_empty());
         std::fs::write(dir.path().join("Makefile"), "all: x\n").unwrap();
         std::fs::write(dir.path().join("new.c"), "").unwrap();

@@ -3,6 +3,7 @@
 
 pub mod git;
 pub mod kernel;
+pub mod lock;
 pub mod state;
 pub mod tarball;
 pub mod version;

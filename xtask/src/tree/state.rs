@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use std::io::Write;
+
+use anyhow::{bail, Context, Result};
 use toml_edit::{value, DocumentMut, Item, Table};
 
 const HEADER: &str = "# thindist state: the kernel trees set up and which one commands use by default.\n# You may edit this file; comments and unknown keys are kept.\n";
@@ -19,6 +21,8 @@ pub struct TreeRecord {
     /// Where `--revert` returns: the branch (if HEAD was on one) and commit.
     pub original_branch: Option<String>,
     pub original_commit: Option<String>,
+    /// The branch's tip right after setup applied the series: commits above it are the user's.
+    pub applied_head: Option<String>,
 }
 
 pub struct State {
@@ -31,11 +35,14 @@ pub struct State {
 impl State {
     pub fn load(path: &Path) -> Result<Self> {
         let (doc, fresh) = match std::fs::read_to_string(path) {
-            Ok(text) => (
-                text.parse::<DocumentMut>()
-                    .with_context(|| format!("{} is not valid TOML; fix or delete it", path.display()))?,
-                false,
-            ),
+            Ok(text) => {
+                let doc = text
+                    .parse::<DocumentMut>()
+                    .with_context(|| format!("{} is not valid TOML; fix or delete it", path.display()))?;
+                check_types(&doc)
+                    .with_context(|| format!("{} is not a thindist state file; fix or delete it", path.display()))?;
+                (doc, false)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (DocumentMut::new(), true),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
@@ -71,6 +78,7 @@ impl State {
             branch: s("branch"),
             original_branch: s("original_branch"),
             original_commit: s("original_commit"),
+            applied_head: s("applied_head"),
         })
     }
 
@@ -87,6 +95,7 @@ impl State {
             ("branch", &record.branch),
             ("original_branch", &record.original_branch),
             ("original_commit", &record.original_commit),
+            ("applied_head", &record.applied_head),
         ] {
             match v {
                 Some(v) => t[k] = value(v),
@@ -101,14 +110,54 @@ impl State {
         self.trees().remove(tree.to_string_lossy().as_ref());
     }
 
+    /// Writes the whole file atomically: a temporary file beside it, synced,
+    /// renamed over the old one, and the directory synced. A failure (a full
+    /// disk) leaves the previous file as it was.
     pub fn save(&self) -> Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
         let header = if self.fresh { HEADER } else { "" };
-        std::fs::write(&self.path, format!("{header}{}", self.doc))
+        write_atomically(&self.path, format!("{header}{}", self.doc).as_bytes())
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
+}
+
+/// The keys thindist reads must have the types it writes; anything else
+/// is refused rather than read as empty and then overwritten.
+fn check_types(doc: &DocumentMut) -> Result<()> {
+    if let Some(c) = doc.get("current") {
+        if c.as_str().is_none() {
+            bail!("`current` must be a string (a tree's path)");
+        }
+    }
+    let Some(trees) = doc.get("tree") else { return Ok(()) };
+    let trees = trees.as_table_like().context("`tree` must be a table of trees")?;
+    for (path, entry) in trees.iter() {
+        let entry = entry.as_table_like().with_context(|| format!("`tree.\"{path}\"` must be a table"))?;
+        for key in ["series", "branch", "original_branch", "original_commit", "applied_head"] {
+            if entry.get(key).is_some_and(|v| v.as_str().is_none()) {
+                bail!("`{key}` of tree {path} must be a string");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never a part.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().context("no file name")?.to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    Ok(written?)
 }
 
 #[cfg(test)]
@@ -127,6 +176,7 @@ mod tests {
             branch: Some("thindist/linux-6.12".into()),
             original_branch: Some("main".into()),
             original_commit: Some("abc".into()),
+            applied_head: Some("def".into()),
         };
         st.set_current(tree);
         st.set_tree(tree, &rec);
@@ -140,7 +190,8 @@ mod tests {
         let mut st = State::load(&path).unwrap();
         assert_eq!(st.current().unwrap(), tree);
         assert_eq!(st.tree(tree).unwrap(), rec);
-        let reverted = TreeRecord { branch: None, original_branch: None, original_commit: None, ..rec };
+        let reverted =
+            TreeRecord { branch: None, original_branch: None, original_commit: None, applied_head: None, ..rec };
         st.set_tree(tree, &reverted);
         st.save().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -150,6 +201,31 @@ mod tests {
         );
         assert!(!text.contains("original_commit"), "{text}");
         assert_eq!(State::load(&path).unwrap().tree(tree).unwrap(), reverted);
+    }
+
+    #[test]
+    fn wrongly_typed_values_are_refused_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        for text in ["current = 3\n", "tree = 1\n", "[tree.\"/src/linux\"]\nseries = [1]\n"] {
+            std::fs::write(&path, text).unwrap();
+            let err = format!("{:#}", State::load(&path).err().unwrap());
+            assert!(err.contains("is not a thindist state file") && err.contains("must be"), "{err}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        write_atomically(&path, b"current = \"/a\"\n").unwrap();
+        // A directory where the temporary file must go: the write fails, the old file stays.
+        std::fs::create_dir(dir.path().join(format!(".state.toml.tmp-{}", std::process::id()))).unwrap();
+        assert!(write_atomically(&path, b"current = \"/b\"\n").is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "current = \"/a\"\n");
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 2, "{left:?}");
     }
 
     #[test]

@@ -39,9 +39,35 @@ pub fn extract(tarball: &Path, dest: &Path) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&staging)?;
 
-    let file = File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
-    let size = file.metadata()?.len();
+    let size = std::fs::metadata(tarball).with_context(|| format!("cannot open {}", tarball.display()))?.len();
     let progress = Progress::new("extract", size);
+    if let Err(e) = unpack_into(tarball, &staging, dest, &progress) {
+        // Nothing half-extracted stays behind.
+        let _ = std::fs::remove_dir_all(&staging);
+        let _ = std::fs::remove_dir_all(dest);
+        if is_disk_full(&e) {
+            bail!(
+                "no space left on the device of {} while extracting {}; free some space and run setup again (the partial extraction was removed)",
+                parent.display(),
+                tarball.display()
+            );
+        }
+        return Err(e);
+    }
+    progress.finish(&format!("extracted {} ({} MiB) into {}", tarball.display(), size >> 20, dest.display()));
+    Ok(dest.to_path_buf())
+}
+
+/// Whether an error comes from a full disk (ENOSPC, or EDQUOT for a quota).
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|io| {
+        io.kind() == std::io::ErrorKind::StorageFull || matches!(io.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+    })
+}
+
+/// Unpacks into `staging`, then moves the single top directory to `dest`.
+fn unpack_into(tarball: &Path, staging: &Path, dest: &Path, progress: &Progress) -> Result<()> {
+    let file = File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     let reader = progress.bar.wrap_read(file);
     let name = tarball.to_string_lossy();
     let decoder: Box<dyn Read> = if name.ends_with(".xz") {
@@ -53,17 +79,15 @@ pub fn extract(tarball: &Path, dest: &Path) -> Result<PathBuf> {
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
     archive
-        .unpack(&staging)
+        .unpack(staging)
         .with_context(|| format!("cannot extract {} (is it a complete tarball?)", tarball.display()))?;
-
-    let tops: Vec<PathBuf> = std::fs::read_dir(&staging)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let tops: Vec<PathBuf> = std::fs::read_dir(staging)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
     let [top] = tops.as_slice() else {
         bail!("{} does not hold a single top-level directory", tarball.display());
     };
     std::fs::rename(top, dest)?;
-    std::fs::remove_dir(&staging)?;
-    progress.finish(&format!("extracted {} ({} MiB) into {}", tarball.display(), size >> 20, dest.display()));
-    Ok(dest.to_path_buf())
+    std::fs::remove_dir(staging)?;
+    Ok(())
 }
 
 #[cfg(test)]
