@@ -27,17 +27,6 @@ fn check_result<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["checks"].as_array().and_then(|a| a.iter().find(|c| c["check"] == name)).unwrap_or(&Value::Null)
 }
 
-/// Commits the work tree's change to `path` on the current branch.
-fn commit_file(repo: &Repository, path: &str, message: &str) {
-    let mut index = repo.index().unwrap();
-    index.add_path(Path::new(path)).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let parent = repo.head().unwrap().peel_to_commit().unwrap();
-    let sig = Signature::now("test", "test@localhost").unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent]).unwrap();
-}
-
 fn drop_last_commit(repo: &Repository) {
     let parent = repo.head().unwrap().peel_to_commit().unwrap().parent(0).unwrap();
     repo.reset(parent.as_object(), ResetType::Hard, None).unwrap();

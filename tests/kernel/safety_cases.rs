@@ -13,17 +13,10 @@ use git2::{BranchType, Repository, Signature};
 use crate::fixtures::{self, out_dir, setup_612};
 use crate::support::*;
 
-/// Commits a new file on the current branch, as a user would.
+/// A new file committed on the current branch, as a user would.
 fn user_commit(tree: &Path, file: &str, message: &str) -> git2::Oid {
-    let repo = Repository::open(tree).unwrap();
     std::fs::write(tree.join(file), "the user's work\n").unwrap();
-    let mut index = repo.index().unwrap();
-    index.add_path(Path::new(file)).unwrap();
-    index.write().unwrap();
-    let t = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let parent = repo.head().unwrap().peel_to_commit().unwrap();
-    let sig = Signature::now("user", "user@localhost").unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &t, &[&parent]).unwrap()
+    commit_file(&Repository::open(tree).unwrap(), file, message)
 }
 
 fn switch_to(tree: &Path, branch: &str) {

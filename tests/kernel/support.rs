@@ -211,3 +211,14 @@ pub fn fresh_612() -> Result<PathBuf> {
     reset_to_baseline(&tree);
     Ok(tree)
 }
+
+/// Commits the work tree's `path` (changed or new) on the current branch, as a user would.
+pub fn commit_file(repo: &Repository, path: &str, message: &str) -> git2::Oid {
+    let mut index = repo.index().unwrap();
+    index.add_path(Path::new(path)).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let parent = repo.head().unwrap().peel_to_commit().unwrap();
+    let sig = git2::Signature::now("test", "test@localhost").unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent]).unwrap()
+}

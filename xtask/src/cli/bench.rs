@@ -19,14 +19,15 @@ use crate::kbuild::session::Session;
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
     /// Wall time of `build`'s driver against raw make, same tree and flags, alternating order.
-    #[command(after_help = "Example:\n  cargo xtask bench overhead --arch x86_64 --pairs 3")]
+    #[command(after_help = "Example:\n  cargo xtask bench overhead --arch x86_64 --pairs 4")]
     Overhead {
         #[command(flatten)]
         arch: ArchArg,
         #[command(flatten)]
         tools: ToolArgs,
-        /// Pairs of clean builds; the order alternates: raw, driver, driver, raw, raw, driver, …
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+        /// Pairs of clean builds, in ABBA order (raw, driver, driver, raw, …); an even count puts
+        /// each side first and second equally often.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=20))]
         pairs: u32,
     },
     /// No-op and one-file rebuild times: THIN_DIST next to in-process ThinLTO, same tree and config.
