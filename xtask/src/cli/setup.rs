@@ -146,7 +146,7 @@ fn already_applied(
     };
     let completed = complete_series(args, tree, &name)?;
     if !completed {
-        println!("series {name} is already applied; nothing changed");
+        println!("a distributed ThinLTO series is already applied ({name}); nothing changed");
     }
     if !args.dry_run {
         if recorded.is_none() {
