@@ -7,13 +7,14 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::args::Global;
 use crate::home;
+use crate::kbuild::layout::Layout;
 use crate::series;
 use crate::series::apply;
 use crate::series::detect::TreeSupport;
 use crate::tree::git;
 use crate::tree::kernel::KernelTree;
 use crate::tree::lock::Lock;
-use crate::tree::state::TreeRecord;
+use crate::tree::state::{State, TreeRecord};
 use crate::tree::tarball;
 
 #[derive(Debug, clap::Args)]
@@ -54,6 +55,12 @@ pub struct Options {
 impl Options {
     fn patches_dir(&self) -> PathBuf {
         self.patches.clone().unwrap_or_else(|| home::project_root().join("patches"))
+    }
+
+    /// The patches of the shipped series of that name.
+    fn series_patches(&self, name: &str) -> Result<Option<Vec<apply::Patch>>> {
+        let found = series::load_all(&self.patches_dir())?.into_iter().find(|s| s.name == name);
+        found.map(|s| apply::read_series(&s)).transpose()
     }
 }
 
@@ -124,12 +131,7 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
 
 /// A tree that has a series of ours: complete, a prefix (the rest is
 /// applied), or an implementation that is not ours (said, left alone).
-fn already_applied(
-    tree: &KernelTree,
-    layout: &'static crate::kbuild::layout::Layout,
-    args: &Options,
-    mut state: crate::tree::state::State,
-) -> Result<()> {
+fn already_applied(tree: &KernelTree, layout: &'static Layout, args: &Options, mut state: State) -> Result<()> {
     let recorded = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty());
     let known = match recorded.clone().or_else(|| series_from_branch(&tree.root)) {
         Some(name) => Some(name),
@@ -160,11 +162,7 @@ fn already_applied(
 
 /// The shipped series of this layout, fitting this kernel, whose first
 /// patches are the commits at HEAD (applied by hand with `git am`, say).
-fn series_by_commits(
-    tree: &KernelTree,
-    layout: &crate::kbuild::layout::Layout,
-    args: &Options,
-) -> Result<Option<String>> {
+fn series_by_commits(tree: &KernelTree, layout: &Layout, args: &Options) -> Result<Option<String>> {
     let Some(repo) = git::open(&tree.root)? else { return Ok(None) };
     for s in series::load_all(&args.patches_dir())? {
         if s.layout == layout && s.fits(&tree.version) && apply::applied_prefix(&repo, &apply::read_series(&s)?)? > 0 {
@@ -174,7 +172,7 @@ fn series_by_commits(
     Ok(None)
 }
 
-fn apply_series(tree: &KernelTree, args: &Options, mut state: crate::tree::state::State) -> Result<()> {
+fn apply_series(tree: &KernelTree, args: &Options, mut state: State) -> Result<()> {
     let all = series::load_all(&args.patches_dir())?;
     let chosen = series::select(&all, &tree.version, args.series.as_deref())?;
     println!(
@@ -269,10 +267,8 @@ fn refuse_dirty(repo: &git2::Repository, patches: &[apply::Patch], force: bool) 
 /// thindist, or applied by hand) gets the rest, checked first, on the same
 /// branch. Returns whether it applied anything (false: complete already).
 fn complete_series(args: &Options, tree: &KernelTree, name: &str) -> Result<bool> {
-    let patches_dir = args.patches_dir();
-    let Some(series) = series::load_all(&patches_dir)?.into_iter().find(|s| s.name == name) else { return Ok(false) };
+    let Some(patches) = args.series_patches(name)? else { return Ok(false) };
     let Some(repo) = git::open(&tree.root)? else { return Ok(false) };
-    let patches = apply::read_series(&series)?;
     let have = apply::applied_prefix(&repo, &patches)?;
     if have == 0 || have == patches.len() {
         if have == 0 {
@@ -397,12 +393,9 @@ fn revert(tree: &KernelTree, args: &Options, global: &Global) -> Result<()> {
             bail!("uncommitted changes in files the revert changes: {}; commit or stash them first (--force only keeps changes to other files)", names.join(", "));
         }
     }
-    let series_subjects = series::load_all(&args.patches_dir())?
-        .into_iter()
-        .find(|s| s.name == record.series)
-        .map(|s| apply::read_series(&s))
-        .transpose()?
-        .map(|ps| ps.iter().map(|p| p.mail.subject().to_string()).collect::<Vec<_>>());
+    let series_subjects = args
+        .series_patches(&record.series)?
+        .map(|patches| patches.iter().map(|p| p.mail.subject().to_string()).collect::<Vec<_>>());
     let theirs = apply::commits_not_ours(&repo, &record, series_subjects.as_deref())?;
     let keep_as =
         if theirs.is_empty() { None } else { Some(apply::free_branch_name(&repo, &format!("{branch}-kept"))) };

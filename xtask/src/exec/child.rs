@@ -85,10 +85,9 @@ pub fn wait_with_usage(child: &Child) -> Result<(ExitStatus, Usage)> {
             return Err(err).context("wait4 on the build");
         }
     }
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let usage = Usage {
-        user_seconds: secs(usage.ru_utime),
-        sys_seconds: secs(usage.ru_stime),
+        user_seconds: seconds(usage.ru_utime),
+        sys_seconds: seconds(usage.ru_stime),
         peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
     };
     Ok((ExitStatus::from_raw(status), usage))
@@ -101,6 +100,9 @@ pub fn self_cpu_seconds() -> f64 {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage on ourselves with a valid pointer.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+fn seconds(t: libc::timeval) -> f64 {
+    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
 }
