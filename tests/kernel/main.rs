@@ -7,6 +7,7 @@ mod build_cases;
 mod clean_cases;
 mod compare_cases;
 mod fixtures;
+mod remote_cases;
 mod safety_cases;
 mod setup_cases;
 mod support;
@@ -68,6 +69,17 @@ fn main() {
         ("safety::read_only_tree_is_named", safety_cases::read_only_tree_is_named),
         ("safety::failed_extraction_leaves_nothing", safety_cases::failed_extraction_leaves_nothing),
         ("safety::setup_conflicts_are_named", safety_cases::setup_conflicts_are_named),
+        ("remote::unreachable_engine_stops_before_building", remote_cases::unreachable_engine_stops_before_building),
+        (
+            "remote::engine_killed_mid_build_then_rerun_completes",
+            remote_cases::engine_killed_mid_build_then_rerun_completes,
+        ),
+        ("remote::natives_match_a_local_build", remote_cases::natives_match_a_local_build),
+        ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
+        ("remote::remote_compile_error_is_clangs", remote_cases::remote_compile_error_is_clangs),
+        ("remote::fallback_runs_the_job_here", remote_cases::fallback_runs_the_job_here),
+        ("remote::byte_stream_carries_big_blobs", remote_cases::byte_stream_carries_big_blobs),
+        ("remote::engine_stops", remote_cases::engine_stops),
         ("compare::x86_64_612_tinyconfig", compare_cases::x86_64_612_tinyconfig),
     ];
     let trials = cases.into_iter().map(|(name, f)| Trial::test(name, move || support::run_case(f))).collect();

@@ -92,13 +92,28 @@ pub fn xtask(state: &Path, args: &[&str]) -> Run {
     xtask_env(state, args, &[])
 }
 
-pub fn xtask_env(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+/// The xtask command of a case, not yet started (for a case that watches it run).
+pub fn xtask_command(state: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    cmd.args(args).env("THINDIST_HOME", test_home()).env("THINDIST_STATE", state).env_remove("THINDIST_PATCHES");
+    cmd.args(args)
+        .env("THINDIST_HOME", test_home())
+        .env("THINDIST_STATE", state)
+        .env_remove("THINDIST_PATCHES")
+        .env_remove("THINDIST_REMOTE");
+    cmd
+}
+
+pub fn xtask_env(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = xtask_command(state, args);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let Output { status, stdout, stderr } = cmd.output().expect("run xtask");
+    finish(args, cmd.output().expect("run xtask"))
+}
+
+/// A finished run, added to the case's transcript.
+pub fn finish(args: &[&str], output: Output) -> Run {
+    let Output { status, stdout, stderr } = output;
     let run = Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&stdout).into(),

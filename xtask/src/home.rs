@@ -12,11 +12,24 @@ pub fn cache() -> PathBuf {
     if let Some(dir) = std::env::var_os("THINDIST_HOME").filter(|v| !v.is_empty()) {
         return PathBuf::from(dir);
     }
+    default_cache()
+}
+
+fn default_cache() -> PathBuf {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache"));
     base.join("thindist")
+}
+
+/// Installed tools (the engine's venv): shared by every THINDIST_HOME,
+/// as `deps` installs them once per machine.
+pub fn tools() -> PathBuf {
+    if let Some(dir) = std::env::var_os("THINDIST_TOOLS").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    default_cache().join("tools")
 }
 
 pub fn trees() -> PathBuf {

@@ -7,6 +7,8 @@
 //! - `kbuild/`: architectures, layouts, toolchain, Kconfig, the make run and its stages.
 //! - `exec/`: running child processes.
 //! - `checks/`: validate, clean-check, boot, equivalence.
+//! - `launcher/`: the compiler launcher make runs as `CC=` (back-end jobs to the engine).
+//! - `remote/`: REAPI v2: client, digests, input roots, the local engine.
 //! - `report/`: what is shown and written: progress, tables, JSON, SVG.
 
 pub mod checks;
@@ -15,6 +17,8 @@ pub mod deps;
 pub mod exec;
 pub mod home;
 pub mod kbuild;
+pub mod launcher;
+pub mod remote;
 pub mod report;
 pub mod series;
 pub mod tree;

@@ -5,4 +5,5 @@ pub mod artifact;
 pub mod boot;
 pub mod clean;
 pub mod equivalence;
+pub mod natives;
 pub mod validate;

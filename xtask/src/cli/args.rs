@@ -8,6 +8,8 @@ use anyhow::{Context as _, Result};
 use crate::home;
 use crate::kbuild::arch::Arch;
 use crate::kbuild::session::BuildSpec;
+use crate::remote::endpoint::Endpoint;
+use crate::remote::session::RemoteSpec;
 use crate::report;
 use crate::tree::state::State;
 
@@ -54,6 +56,7 @@ impl Global {
         spec.llvm = tools.llvm.clone();
         spec.jobs = tools.jobs;
         spec.wait = self.wait;
+        spec.remote = tools.remote.resolve(&self.load_state()?)?;
         Ok(spec)
     }
 }
@@ -92,6 +95,81 @@ pub struct ToolArgs {
     /// Parallel jobs (make -j, 1 to 4096). Default: the number of cores.
     #[arg(short = 'j', long, value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
+
+/// Where ThinLTO back-end jobs run: a Remote Execution API (v2) engine.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Remote execution")]
+pub struct RemoteArgs {
+    /// Run back-end jobs on this REAPI engine: grpc://HOST:PORT or grpcs://HOST:PORT
+    /// (also THINDIST_REMOTE, or [remote] url in the state file).
+    #[arg(long, env = "THINDIST_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+    /// The engine's instance name.
+    #[arg(long, value_name = "NAME")]
+    pub remote_instance: Option<String>,
+    /// PEM CA certificate for a grpcs:// engine.
+    #[arg(long, value_name = "FILE")]
+    pub remote_ca: Option<PathBuf>,
+    /// PEM client certificate (mutual TLS), with --remote-key.
+    #[arg(long, value_name = "FILE")]
+    pub remote_cert: Option<PathBuf>,
+    #[arg(long, value_name = "FILE")]
+    pub remote_key: Option<PathBuf>,
+    /// A file holding a bearer token (or set THINDIST_REMOTE_TOKEN; never on the command line).
+    #[arg(long, value_name = "FILE")]
+    pub remote_token_file: Option<PathBuf>,
+    /// Do not look jobs up in the action cache: every job executes.
+    #[arg(long)]
+    pub remote_no_cache: bool,
+    /// When the engine fails, run the job here with a warning instead of stopping.
+    #[arg(long)]
+    pub remote_fallback: bool,
+}
+
+impl RemoteArgs {
+    /// The flags, else THINDIST_REMOTE (clap reads it), else the state
+    /// file's [remote]; None builds with no launcher at all.
+    pub fn resolve(&self, state: &State) -> Result<Option<RemoteSpec>> {
+        let from_state = state.remote()?;
+        let mut ep = match (&self.remote, from_state) {
+            (Some(url), _) => Endpoint { url: url.clone(), ..Default::default() },
+            (None, Some(ep)) => ep,
+            (None, None) => {
+                let given = self.remote_instance.is_some()
+                    || self.remote_ca.is_some()
+                    || self.remote_cert.is_some()
+                    || self.remote_token_file.is_some()
+                    || self.remote_no_cache
+                    || self.remote_fallback;
+                if given {
+                    anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
+                }
+                return Ok(None);
+            }
+        };
+        let set = |slot: &mut Option<PathBuf>, v: &Option<PathBuf>| {
+            if v.is_some() {
+                *slot = v.clone();
+            }
+        };
+        if let Some(i) = &self.remote_instance {
+            ep.instance = i.clone();
+        }
+        set(&mut ep.ca, &self.remote_ca);
+        set(&mut ep.cert, &self.remote_cert);
+        set(&mut ep.key, &self.remote_key);
+        set(&mut ep.token_file, &self.remote_token_file);
+        ep.dial()?;
+        Ok(Some(RemoteSpec {
+            endpoint: ep,
+            no_cache: self.remote_no_cache,
+            fallback: self.remote_fallback,
+            salt: String::new(),
+        }))
+    }
 }
 
 /// GNU make blocks forever on its job pipe far above this, and `-j0` is not a count.

@@ -20,6 +20,7 @@ use crate::kbuild::rebuild::{self, Incremental};
 use crate::kbuild::session::Session;
 use crate::report::compare::{CompareReport, ModeReport, Ratios};
 use crate::report::machine;
+use crate::report::projection::{self, Measured, Projection};
 use crate::report::{table, timeline};
 
 #[derive(Debug, clap::Args)]
@@ -160,12 +161,26 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         ratios,
         equivalence,
         config_differences,
+        remote: fulls.iter().map(|f| f.remote.clone()).collect(),
+        projection: projection(&builds, &fulls),
     };
 
     print!("{}", table::render(&report));
+    if let Some(p) = &report.projection {
+        p.print();
+    }
     write_outputs(&report, &root, args)?;
     verdict(&report)?;
     Ok(report)
+}
+
+/// With the launcher on both builds, the scale-out of their recorded compiles.
+fn projection(builds: &[Session], fulls: &[MakeRun]) -> Option<Projection> {
+    if fulls.iter().any(|f| f.jobs.is_empty()) {
+        return None;
+    }
+    let m = |i: usize| Measured::of(fulls[i].seconds, &fulls[i].jobs, builds[i].kb.jobs);
+    Some(projection::project(&m(1), &m(0)))
 }
 
 /// The SVG timeline and the JSON report, into the compare directory and where the user asked.

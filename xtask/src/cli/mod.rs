@@ -8,6 +8,7 @@ pub mod build;
 pub mod clean_check;
 pub mod compare;
 pub mod demo;
+pub mod remote;
 pub mod setup;
 pub mod test;
 pub mod validate;
@@ -53,6 +54,19 @@ enum Command {
     Bench(bench::Bench),
     /// Install what is needed, then run every test: unit tests and real-kernel tests.
     Test(test::TestArgs),
+    /// The REAPI engine on this machine (buildbox-casd): start, status, stop.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cargo xtask remote start                 # grpc://127.0.0.1:50051\n  cargo xtask build --remote grpc://127.0.0.1:50051\n  cargo xtask remote stop"
+    )]
+    Remote(remote::Remote),
+    /// The compiler launcher make runs as CC="<thindist> launch <clang>" (not for people).
+    #[command(hide = true)]
+    Launch {
+        /// The real compiler and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        argv: Vec<String>,
+    },
 }
 
 pub fn main() {
@@ -72,6 +86,8 @@ pub fn main() {
         Some(Command::Compare(args)) => compare::run(args, &cli.global).map(|_| ()),
         Some(Command::Bench(b)) => bench::run(b, &cli.global),
         Some(Command::Test(args)) => test::run(args),
+        Some(Command::Remote(r)) => remote::run(r),
+        Some(Command::Launch { argv }) => crate::launcher::main(argv),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

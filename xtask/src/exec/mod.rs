@@ -64,8 +64,12 @@ impl Cmd {
 
     /// The command line as a person would type it (for messages and logs).
     pub fn display(&self) -> String {
-        let env = self.env.iter().map(|(k, v)| format!("{k}={v} "));
-        env.collect::<String>() + &self.argv.join(" ")
+        // A long value (the launcher's configuration) is cut: the log line stays readable.
+        let env = self.env.iter().map(|(k, v)| match v.len() > 60 {
+            true => format!("{k}=… "),
+            false => format!("{k}={} ", quote(v)),
+        });
+        env.collect::<String>() + &self.argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
     }
 
     fn shell(&self) -> Result<Shell> {
@@ -117,20 +121,62 @@ impl Cmd {
         self.with_xshell(|c| c.run())
     }
 
-    fn process(&self) -> Result<Command> {
+    /// The child with the caller's stdin, stdout and stderr.
+    fn inheriting(&self) -> Result<Command> {
         let (prog, args) = self.argv.split_first().context("empty command")?;
         let mut c = Command::new(prog);
-        c.args(args).envs(self.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null());
+        c.args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(d) = &self.dir {
             c.current_dir(d);
         }
         Ok(c)
     }
 
+    fn process(&self) -> Result<Command> {
+        let mut c = self.inheriting()?;
+        c.stdin(Stdio::null());
+        Ok(c)
+    }
+
+    /// Becomes the program, stdio and all (the compiler launcher's
+    /// pass-through); returns only if it could not.
+    pub fn exec(&self) -> anyhow::Error {
+        use std::os::unix::process::CommandExt;
+        match self.inheriting() {
+            Ok(mut c) => anyhow::Error::new(c.exec()).context(format!("cannot run {}", self.argv[0])),
+            Err(e) => e,
+        }
+    }
+
+    /// Runs it on the caller's stdio, in the caller's process group (so a
+    /// Ctrl-C reaching make reaches it); its exit status.
+    pub fn status(&self) -> Result<ExitStatus> {
+        let mut c = self.inheriting()?;
+        c.status().with_context(|| format!("cannot run {}", self.argv[0]))
+    }
+
     /// Starts it in its own process group with its output delivered line
     /// by line (make, QEMU).
     pub fn follow(&self) -> Result<Lines> {
         child::spawn(self.process()?, &self.argv[0])
+    }
+
+    /// Starts a daemon: its own session, all it prints going to `log`; not
+    /// waited for. Returns its pid.
+    pub fn spawn_daemon(&self, log: File) -> Result<u32> {
+        use std::os::unix::process::CommandExt;
+        let mut c = self.process()?;
+        c.stdout(log.try_clone()?).stderr(log);
+        // SAFETY: setsid is async-signal-safe; the daemon leaves our
+        // terminal's session so that Ctrl-C on a build does not stop it.
+        unsafe {
+            c.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let child = c.spawn().with_context(|| format!("cannot start {}", self.argv[0]))?;
+        Ok(child.id())
     }
 
     /// Runs it in its own process group with all it prints going to `log`;
@@ -142,6 +188,14 @@ impl Cmd {
         let child = c.spawn().with_context(|| format!("cannot start {}", self.argv[0]))?;
         let _guard = interrupt::Guard::new(child.id());
         child::wait_with_usage(&child)
+    }
+}
+
+/// An argument as a shell would need it, for display only.
+fn quote(a: &str) -> String {
+    match a.contains([' ', '"', '\'', '$', '\\']) {
+        true => format!("'{}'", a.replace('\'', r"'\''")),
+        false => a.to_string(),
     }
 }
 
@@ -157,6 +211,8 @@ mod tests {
         assert_eq!(out, "given");
         let err = Cmd::new("sh").args(["-c", "echo oops >&2; exit 3"]).run_quiet().unwrap_err().to_string();
         assert!(err.contains("oops") && err.contains("exit status: 3"), "{err}");
+        let shown = Cmd::new("make").arg("CC=/x launch clang").env("THINDIST_LAUNCH", &"x".repeat(100)).display();
+        assert_eq!(shown, "THINDIST_LAUNCH=… make 'CC=/x launch clang'");
         let lines = Cmd::new("printf").arg("one\\ntwo\\n").follow().unwrap();
         assert_eq!(lines.lines.iter().collect::<Vec<_>>(), ["one", "two"]);
     }

@@ -15,6 +15,8 @@ use crate::exec::child::{self, Usage};
 use crate::exec::interrupt;
 use crate::exec::Cmd;
 use crate::kbuild::stages::{parse_step, Pipeline, Stage, Step, Tracker};
+use crate::launcher::record::{self, JobRecord};
+use crate::remote::session::{Launch, RemoteSummary};
 use crate::report::progress;
 
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +41,10 @@ pub struct MakeRun {
     pub tail: Vec<String>,
     /// Every kbuild step the build printed, with its stage and whether it counted.
     pub steps: Vec<(Stage, bool, Step)>,
+    /// Where compiles ran, when the launcher was on them.
+    pub remote: Option<RemoteSummary>,
+    /// The launchers' records of this run (for the scale projection).
+    pub jobs: Vec<JobRecord>,
 }
 
 impl MakeRun {
@@ -95,11 +101,11 @@ impl StageBars {
         &self.bars[i]
     }
 
-    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, started: Instant) {
+    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, started: Instant, extra: &str) {
         let bar = self.bar(stage);
         let msg = match total {
-            Some(t) => format!("{steps}/{t}"),
-            None => format!("{steps}"),
+            Some(t) => format!("{steps}/{t}{extra}"),
+            None => format!("{steps}{extra}"),
         };
         if self.interactive {
             if bar.message() == "waiting" {
@@ -132,7 +138,26 @@ impl StageBars {
 }
 
 /// Runs a make command line and follows it.
-pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
+/// The back-end counts by place, re-read from the launchers' records at most once a second.
+struct RemoteCounts<'a> {
+    launch: &'a Launch,
+    since: f64,
+    read: Instant,
+    text: String,
+}
+
+impl RemoteCounts<'_> {
+    fn line(&mut self) -> &str {
+        if self.read.elapsed() >= Duration::from_secs(1) {
+            self.read = Instant::now();
+            let s = RemoteSummary::of(None, &self.launch.records_since(self.since));
+            self.text = format!(" ({})", s.line());
+        }
+        &self.text
+    }
+}
+
+pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Option<&Launch>) -> Result<MakeRun> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -146,6 +171,13 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<
     let guard = interrupt::Guard::new(run.child.id());
 
     let started = Instant::now();
+    let since = record::now();
+    let mut remote_counts = launch.map(|launch| RemoteCounts {
+        launch,
+        since,
+        read: Instant::now() - Duration::from_secs(2),
+        text: String::new(),
+    });
     let mut tracker = Tracker::new(pipeline);
     let mut display = StageBars::new(pipeline.stages());
     let mut counts = [0usize; Stage::ALL.len()];
@@ -185,7 +217,12 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<
         if stage == Stage::BackEnd && total_backend.is_none() {
             total_backend = backend_total(objtree, pipeline);
         }
-        display.update(stage, counts[i], if stage == Stage::BackEnd { total_backend } else { None }, started);
+        let (total, extra) = match (stage, remote_counts.as_mut()) {
+            (Stage::BackEnd, Some(r)) => (total_backend, r.line().to_string()),
+            (Stage::BackEnd, None) => (total_backend, String::new()),
+            _ => (None, String::new()),
+        };
+        display.update(stage, counts[i], total, started, &extra);
     }
     run.join_readers();
     let (status, usage) = child::wait_with_usage(&run.child)?;
@@ -221,7 +258,11 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path) -> Result<
             log.display()
         );
     }
+    let jobs = launch.map(|l| l.records_since(since)).unwrap_or_default();
+    let remote = launch.map(|l| RemoteSummary::of(l.config.endpoint.as_ref(), &jobs));
     Ok(MakeRun {
+        remote,
+        jobs,
         argv: cmd.argv().to_vec(),
         log: log.to_path_buf(),
         stages,

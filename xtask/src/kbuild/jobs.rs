@@ -1,20 +1,40 @@
 //! Where a build's compile jobs run. The one seam for it: make's command
-//! line gets whatever variables the chosen way needs (a compiler launcher
+//! line gets whatever variables the chosen way needs (the compiler launcher
 //! in make's `CC=`, as ccache and distcc use, for remote execution).
 
+use crate::remote::session::Launch;
+
 /// How compile jobs are executed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Jobs {
     /// make runs every compiler itself, on this machine.
     #[default]
     Local,
+    /// Every compile goes through the launcher; back-end jobs go to the engine.
+    Launcher(Box<Launch>),
 }
 
 impl Jobs {
     /// Variables for make's command line.
-    pub fn make_vars(self) -> Vec<String> {
+    pub fn make_vars(&self) -> Vec<String> {
         match self {
             Jobs::Local => Vec::new(),
+            Jobs::Launcher(l) => vec![format!("CC={}", l.cc)],
+        }
+    }
+
+    /// Variables for make's environment, passed down to every compile.
+    pub fn env(&self) -> Vec<(String, String)> {
+        match self {
+            Jobs::Local => Vec::new(),
+            Jobs::Launcher(l) => vec![l.config.to_env()],
+        }
+    }
+
+    pub fn launch(&self) -> Option<&Launch> {
+        match self {
+            Jobs::Local => None,
+            Jobs::Launcher(l) => Some(l),
         }
     }
 }

@@ -51,7 +51,7 @@ impl Kbuild {
     }
 
     pub fn command(&self, targets: &[String]) -> Cmd {
-        Cmd::from_argv(&self.argv(targets)).envs(&self.env)
+        Cmd::from_argv(&self.argv(targets)).envs(&self.env).envs(&self.runner.env())
     }
 
     /// A short make run (configuration and clean targets): output only on failure.
@@ -62,7 +62,7 @@ impl Kbuild {
 
     /// The kernel targets, followed stage by stage, everything logged.
     pub fn make(&self, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
-        driver::run(&self.command(&self.kernel_targets()), &self.objtree, pipeline, log)
+        driver::run(&self.command(&self.kernel_targets()), &self.objtree, pipeline, log, self.runner.launch())
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -22,6 +22,7 @@ use crate::kbuild::make::Kbuild;
 use crate::kbuild::outdir;
 use crate::kbuild::stages::Pipeline;
 use crate::kbuild::toolchain::Toolchain;
+use crate::remote::session::{Launch, RemoteSpec};
 use crate::report::{BuildReport, KernelInfo, ToolchainInfo};
 use crate::series::detect::TreeSupport;
 use crate::tree::kernel::KernelTree;
@@ -52,6 +53,8 @@ pub struct BuildSpec {
     pub read_only: bool,
     /// Wait for another run that holds the object tree instead of stopping.
     pub wait: bool,
+    /// Back-end jobs on a remote engine; None: no launcher, make as always.
+    pub remote: Option<RemoteSpec>,
 }
 
 impl BuildSpec {
@@ -70,6 +73,7 @@ impl BuildSpec {
             log_dir: home::logs(),
             read_only: false,
             wait: false,
+            remote: None,
         }
     }
 
@@ -127,16 +131,18 @@ impl Session {
             fragments.push(configure::find_fragment(&tree.root, f)?);
         }
         let jobs = spec.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-        let kb = Kbuild {
-            tree: tree.root.clone(),
-            objtree,
-            arch: spec.arch,
-            toolchain,
-            jobs,
-            env: spec.env,
-            runner: Jobs::Local,
-        };
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let runner = match &spec.remote {
+            Some(r) if !spec.read_only => {
+                let out = objtree.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let name = format!("{}-{}-{}-{out}-{stamp}.jobs.jsonl", spec.command, spec.arch.name, spec.mode);
+                let records = spec.log_dir.join(name);
+                std::fs::create_dir_all(&spec.log_dir)?;
+                Jobs::Launcher(Box::new(Launch::prepare(r, &toolchain.clang, &tree.root, &objtree, records)?))
+            }
+            _ => Jobs::Local,
+        };
+        let kb = Kbuild { tree: tree.root.clone(), objtree, arch: spec.arch, toolchain, jobs, env: spec.env, runner };
         Ok(Self {
             tree,
             layout,
@@ -158,6 +164,10 @@ impl Session {
         other.tree = KernelTree::open(tree)?;
         other.kb.tree = other.tree.root.clone();
         other.kb.objtree = other.tree.root.clone();
+        if let Jobs::Launcher(l) = &mut other.kb.runner {
+            l.config.srctree = other.tree.root.clone();
+            l.config.objtree = other.tree.root.clone();
+        }
         Ok(other)
     }
 
@@ -290,6 +300,7 @@ impl Session {
             stages: made.stages.clone(),
             build_seconds: made.seconds,
             usage: made.usage,
+            remote: made.remote.clone(),
             log: made.log.display().to_string(),
             validation,
             result: result.into(),

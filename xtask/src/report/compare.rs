@@ -3,6 +3,9 @@
 
 use serde::Serialize;
 
+use crate::remote::session::RemoteSummary;
+use crate::report::projection::Projection;
+
 use crate::checks::boot::BootReport;
 use crate::checks::equivalence::Equivalence;
 use crate::checks::validate::Validation;
@@ -55,6 +58,9 @@ pub struct CompareReport {
     pub equivalence: Equivalence,
     /// Config symbols that differ beyond the LTO choice itself (expected: none).
     pub config_differences: Vec<String>,
+    /// With --remote: where each mode's compiles ran, and the scale-out projection.
+    pub remote: Vec<Option<RemoteSummary>>,
+    pub projection: Option<Projection>,
 }
 
 pub fn cpu(u: &Usage) -> f64 {

@@ -3,6 +3,7 @@
 pub mod compare;
 pub mod machine;
 pub mod progress;
+pub mod projection;
 pub mod table;
 pub mod timeline;
 
@@ -14,6 +15,7 @@ use serde::Serialize;
 use crate::checks::validate::Validation;
 use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
+use crate::remote::session::RemoteSummary;
 
 #[derive(Debug, Serialize)]
 pub struct KernelInfo {
@@ -43,6 +45,8 @@ pub struct BuildReport {
     pub build_seconds: f64,
     /// CPU time of make and all it ran, and the largest process's peak memory.
     pub usage: Usage,
+    /// Where the compiles ran, when the launcher was on them (--remote).
+    pub remote: Option<RemoteSummary>,
     pub log: String,
     pub validation: Option<Validation>,
     pub result: String,
@@ -60,6 +64,25 @@ impl BuildReport {
             println!("  {:>11}: {:>5} steps {:>7.1}s", s.stage.label(), s.steps, s.seconds);
         }
         println!("  {:>11}: {:>19.1}s", "total", self.build_seconds);
+        if let Some(r) = &self.remote {
+            println!(
+                "  {:>11}: back-end jobs {} ({})",
+                "remote",
+                r.line(),
+                r.endpoint.as_deref().unwrap_or("engine unreachable")
+            );
+            let ms = |label: &str, v: Option<f64>| v.map(|m| format!(", {label} {m:.0} ms")).unwrap_or_default();
+            let overhead = ms("launcher per remote job", r.median_overhead_ms)
+                + &ms("engine beyond the compile", r.median_engine_overhead_ms)
+                + &ms("per hit", r.median_hit_ms);
+            println!(
+                "  {:>11}  {} front-end compiles here; {:.1} MB up, {:.1} MB down{overhead}",
+                "",
+                r.frontend_local,
+                r.bytes_uploaded as f64 / 1e6,
+                r.bytes_downloaded as f64 / 1e6
+            );
+        }
         if let Some(v) = &self.validation {
             println!("  {}", v.summary().replace('\n', "\n  "));
         }

@@ -53,6 +53,23 @@ impl State {
         &self.path
     }
 
+    /// The `[remote]` table: an engine every build uses unless told otherwise.
+    pub fn remote(&self) -> Result<Option<crate::remote::endpoint::Endpoint>> {
+        let Some(t) = self.doc.get("remote") else { return Ok(None) };
+        let t = t.as_table_like().context("`remote` must be a table")?;
+        let mut table = Table::new();
+        for (k, v) in t.iter() {
+            table.insert(k, v.clone());
+        }
+        let ep = toml_edit::de::from_str(&table.to_string()).with_context(|| {
+            format!(
+                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file",
+                self.path.display()
+            )
+        })?;
+        Ok(Some(ep))
+    }
+
     pub fn current(&self) -> Option<PathBuf> {
         self.doc.get("current").and_then(Item::as_str).map(PathBuf::from)
     }
@@ -163,6 +180,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_remote_table_names_an_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        assert!(State::load(&path).unwrap().remote().unwrap().is_none());
+        std::fs::write(&path, "[remote]\nurl = \"grpcs://re.example:443\"\ninstance = \"main\"\ntoken_file = \"/t\"\n")
+            .unwrap();
+        let ep = State::load(&path).unwrap().remote().unwrap().unwrap();
+        assert_eq!((ep.url.as_str(), ep.instance.as_str()), ("grpcs://re.example:443", "main"));
+        assert_eq!(ep.token_file.as_deref(), Some(Path::new("/t")));
+        std::fs::write(&path, "[remote]\nurl = 5\n").unwrap();
+        assert!(State::load(&path).unwrap().remote().unwrap_err().to_string().contains("keys are url"));
+    }
 
     #[test]
     fn round_trips_and_keeps_comments_and_unknown_keys() {

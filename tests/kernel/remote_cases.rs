@@ -1,0 +1,386 @@
+//! Remote back-ends against a real engine (buildbox-casd with its local
+//! execution service): the suite's 6.12 tinyconfig built with --remote next
+//! to the local fixture build, natives compared byte for byte, a warm build
+//! of all hits, the engine killed mid-build, and a compile error and the
+//! fallback seen through the launcher itself.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use xtask::launcher::config::LaunchConfig;
+use xtask::remote::compiler::Compiler;
+use xtask::remote::endpoint::Endpoint;
+
+use crate::fixtures::{kernel_612, out_dir, setup_612};
+use crate::support::*;
+
+/// The suite's own engine: its own port and CAS (under the tests' cache).
+const PORT: &str = "50061";
+const URL: &str = "grpc://127.0.0.1:50061";
+
+static ENGINE: Mutex<bool> = Mutex::new(false);
+
+/// Starts the suite's engine, with an empty CAS the first time in a run
+/// (so that the first remote build executes every job).
+fn engine(state: &Path) -> Result {
+    let mut started = ENGINE.lock().unwrap();
+    if !*started {
+        xtask(state, &["remote", "stop"]).ok()?;
+        let _ = std::fs::remove_dir_all(test_home().join("remote/cas"));
+    }
+    xtask(state, &["remote", "start", "--port", PORT]).ok()?;
+    *started = true;
+    Ok(())
+}
+
+fn engine_pid() -> i32 {
+    let text = std::fs::read_to_string(test_home().join("remote/engine.json")).expect("engine record");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    v["pid"].as_i64().unwrap() as i32
+}
+
+fn report(json: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+fn backend(report: &Value, place: &str) -> u64 {
+    report["remote"]["backend"][place].as_u64().unwrap_or(0)
+}
+
+/// Every file under `dir` whose name ends with `suffix`, relative to `dir`.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        // A build may be running: its temporary directories come and go.
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(kind) = e.file_type() else { continue };
+            if kind.is_dir() && !kind.is_symlink() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// An emptied fixture out dir and its report's path.
+fn fresh_out(name: &str) -> (PathBuf, PathBuf) {
+    let out = out_dir(name);
+    let _ = std::fs::remove_dir_all(&out);
+    let json = out.with_extension("json");
+    (out, json)
+}
+
+fn remote_build(state: &Path, out: &Path, json: &Path, extra: &[&str]) -> Run {
+    let mut args = vec!["build", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    args.extend(["--remote", URL]);
+    args.extend(extra);
+    xtask(state, &args)
+}
+
+/// An engine that is not there stops the build before anything is written.
+pub fn unreachable_engine_stops_before_building() -> Result {
+    let (_d, state) = setup_612()?;
+    let (out, json) = fresh_out("612-x86_64-unreachable");
+    let run = xtask(
+        &state,
+        &["build", "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap(), "--remote", "grpc://127.0.0.1:1"],
+    );
+    let run = run.fails_with("cannot reach the remote engine at grpc://127.0.0.1:1")?;
+    check(
+        run.stderr.contains("--remote-fallback") && run.stderr.contains("remote start"),
+        "the message says what to do",
+    )?;
+    check(!out.exists(), "nothing was written")?;
+    xtask(&state, &["build", "--remote", "127.0.0.1:1"]).fails_with("grpc://HOST:PORT")?;
+    xtask(&state, &["build", "--remote-fallback"]).fails_with("without an engine")?;
+    Ok(())
+}
+
+/// The engine is killed while back-end jobs run: the build stops with a
+/// clear message and no partial native; with the engine back, the same
+/// command completes, the jobs done before the kill now cache hits.
+pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
+    let (_d, state) = setup_612()?;
+    engine(&state)?;
+    let (out, json) = fresh_out("612-x86_64-remote");
+    let args = [
+        "build",
+        "--arch",
+        "x86_64",
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--remote",
+        URL,
+    ];
+    let mut child = xtask_command(&state, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Wait for a few natives to arrive from the engine, then kill it.
+    let started = Instant::now();
+    let natives = || if out.exists() { files_ending(&out, ".o_thinlto_native").len() } else { 0 };
+    while natives() < 20 {
+        let ended = child.try_wait().unwrap().is_some();
+        if ended || started.elapsed() > Duration::from_secs(900) {
+            let _ = child.kill();
+            let run = finish(&args, child.wait_with_output().unwrap());
+            return Err(format!("no back-end stage to interrupt (ended: {ended}):\n{}", run.all()).into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // SAFETY: a signal to the engine's pid.
+    unsafe { libc::kill(engine_pid(), libc::SIGKILL) };
+    let run = finish(&args, child.wait_with_output().unwrap());
+    let run = run.fails_with("the build failed")?;
+    check(run.all().contains(&format!("the remote engine at {URL} failed")), "the launcher names the engine")?;
+    check(run.all().contains("--remote-fallback"), "and says what to do")?;
+    check(!has_partial(&out), "no partial native was left")?;
+    let before = natives();
+
+    xtask(&state, &["remote", "start", "--port", PORT]).ok()?;
+    remote_build(&state, &out, &json, &[]).ok()?;
+    let r = report(&json);
+    check(r["result"] == "ok", format!("result {}", r["result"]))?;
+    let total = r["validation"]["counts"]["native"].as_u64().unwrap_or(0);
+    let (remote, hits, local) = (backend(&r, "remote"), backend(&r, "hit"), backend(&r, "local"));
+    check(local == 0, format!("{local} back-end jobs ran here"))?;
+    // What the rerun sends: every job not finished before the kill; those finished are on disk (not rebuilt) or hits.
+    check(
+        remote + hits + before as u64 >= total && remote > 0,
+        format!("remote {remote} hits {hits} before {before} of {total}"),
+    )?;
+    Ok(())
+}
+
+/// A launcher's temporary native (`.<name>.thindist-<pid>`) left behind.
+fn has_partial(dir: &Path) -> bool {
+    files_ending(dir, "").iter().any(|p| {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().to_string();
+        name.rsplit_once(".thindist-")
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// The natives the engine built are the local build's, byte for byte.
+pub fn natives_match_a_local_build() -> Result {
+    let local = kernel_612("x86_64")?;
+    let remote = out_dir("612-x86_64-remote");
+    check(remote.join("vmlinux").exists(), "the remote build exists (engine_killed_mid_build_then_rerun_completes)")?;
+    let names = files_ending(&local.out, ".o_thinlto_native");
+    check(names.len() > 100, format!("{} natives", names.len()))?;
+    check(names == files_ending(&remote, ".o_thinlto_native"), "the same natives exist")?;
+    let differ: Vec<&PathBuf> = names
+        .iter()
+        .filter(|n| std::fs::read(local.out.join(n)).unwrap() != std::fs::read(remote.join(n)).unwrap())
+        .collect();
+    check(differ.is_empty(), format!("{} natives differ, e.g. {:?}", differ.len(), differ.first()))?;
+    Ok(())
+}
+
+/// A second build from an empty O= directory: every back-end job a hit.
+pub fn warm_build_is_all_hits() -> Result {
+    let (_d, state) = setup_612()?;
+    engine(&state)?;
+    let (out, json) = fresh_out("612-x86_64-remote-warm");
+    remote_build(&state, &out, &json, &[]).ok()?;
+    let r = report(&json);
+    let total = r["validation"]["counts"]["native"].as_u64().unwrap_or(0);
+    let hits = backend(&r, "hit");
+    check(r["result"] == "ok" && total > 100, format!("result {} natives {total}", r["result"]))?;
+    check(backend(&r, "remote") == 0 && backend(&r, "local") == 0, format!("all hits: {}", r["remote"]))?;
+    // Natives carried as-is (lib members) are not back-end jobs: hits cover the rest.
+    check(hits > 100 && hits <= total, format!("{hits} hits of {total} natives"))?;
+    check(r["remote"]["frontend_local"].as_u64().unwrap_or(0) > 100, "front-ends ran here and were recorded")?;
+    std::fs::remove_dir_all(&out).unwrap();
+    Ok(())
+}
+
+/// A back-end job run by the launcher directly, in a copy of its inputs.
+struct Job {
+    dir: tempfile::TempDir,
+    argv: Vec<String>,
+    output: String,
+}
+
+fn job_from(build: &Path, object: &str) -> Job {
+    let cmd = std::fs::read_to_string(build.join(format!("{}/.{}_thinlto_native.cmd", parent(object), name(object))))
+        .unwrap();
+    let line = cmd.lines().next().unwrap();
+    let compile = line.rsplit("; ").next().unwrap();
+    let argv: Vec<String> = compile.split_whitespace().map(str::to_string).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let index = std::fs::read(build.join(format!("{object}.thinlto.bc"))).unwrap();
+    let mut files = xtask::remote::index::module_paths(&index).unwrap();
+    files.push(format!("{object}.thinlto.bc"));
+    for f in files {
+        std::fs::create_dir_all(dir.path().join(parent(&f))).unwrap();
+        std::fs::copy(build.join(&f), dir.path().join(&f)).unwrap();
+    }
+    Job { dir, argv, output: format!("{object}_thinlto_native") }
+}
+
+fn parent(p: &str) -> &str {
+    p.rsplit_once('/').map(|(d, _)| d).unwrap_or(".")
+}
+
+fn name(p: &str) -> &str {
+    p.rsplit('/').next().unwrap()
+}
+
+/// How the launcher is run by a case: the engine, and what the tool would set.
+struct Launcher<'a> {
+    url: &'a str,
+    fallback: bool,
+    no_cache: bool,
+    srctree: PathBuf,
+    max_batch: usize,
+}
+
+impl Launcher<'_> {
+    /// Runs `xtask launch <argv>` in `dir` (the object tree) as make would.
+    fn run(&self, dir: &Path, argv: &[String]) -> Run {
+        let cfg = LaunchConfig {
+            endpoint: Some(Endpoint { url: self.url.into(), ..Default::default() }),
+            no_cache: self.no_cache,
+            fallback: self.fallback,
+            records: dir.join("jobs.jsonl"),
+            srctree: self.srctree.clone(),
+            objtree: dir.to_path_buf(),
+            compiler: Compiler::identify(Path::new(&argv[0])).unwrap(),
+            max_batch: self.max_batch,
+            salt: String::new(),
+        };
+        let (k, v) = cfg.to_env();
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        c.arg("launch").args(argv).current_dir(dir).env(k, v);
+        finish(&["launch", &argv[0], "…"], c.output().unwrap())
+    }
+}
+
+fn launch(job: &Job, url: &str, fallback: bool) -> Run {
+    let l = Launcher { url, fallback, no_cache: true, srctree: tree_612(), max_batch: 0 };
+    l.run(job.dir.path(), &job.argv)
+}
+
+/// A job that fails on the engine fails as clang would here: its exit
+/// code and its message, and no output.
+pub fn remote_compile_error_is_clangs() -> Result {
+    let (_d, state) = setup_612()?;
+    engine(&state)?;
+    let local = kernel_612("x86_64")?;
+    let job = job_from(&local.out, "mm/show_mem.o");
+    // A truncated IR object: clang cannot read it.
+    let ir = job.dir.path().join("mm/show_mem.o");
+    let bytes = std::fs::read(&ir).unwrap();
+    std::fs::write(&ir, &bytes[..bytes.len() / 2]).unwrap();
+    let here =
+        std::process::Command::new(&job.argv[0]).args(&job.argv[1..]).current_dir(job.dir.path()).output().unwrap();
+    check(!here.status.success(), "the local compile fails too")?;
+    let there = launch(&job, URL, false);
+    check(
+        there.code == here.status.code().unwrap(),
+        format!("exit {} (clang here: {:?})", there.code, here.status.code()),
+    )?;
+    let clang_says = String::from_utf8_lossy(&here.stderr);
+    let first = clang_says.lines().find(|l| l.contains("error")).unwrap_or_default().to_string();
+    check(!first.is_empty() && there.stderr.contains(first.trim()), format!("clang's message `{first}` comes back"))?;
+    check(!job.dir.path().join(&job.output).exists(), "no output from a failed job")?;
+    Ok(())
+}
+
+/// With the engine gone: an error naming it, or, with the fallback, the
+/// job built here with a warning, identical to the engine's.
+pub fn fallback_runs_the_job_here() -> Result {
+    let local = kernel_612("x86_64")?;
+    let job = job_from(&local.out, "mm/show_mem.o");
+    let dead = "grpc://127.0.0.1:1";
+    let run = launch(&job, dead, false);
+    check(
+        run.code == 1 && run.stderr.contains("remote status") && run.stderr.contains("--remote-fallback"),
+        "a clear stop",
+    )?;
+    check(!job.dir.path().join(&job.output).exists(), "no output")?;
+    let run = launch(&job, dead, true);
+    check(
+        run.code == 0 && run.stderr.contains("running it here (--remote-fallback)"),
+        format!("fallback: {}", run.stderr),
+    )?;
+    let built = std::fs::read(job.dir.path().join(&job.output)).unwrap();
+    check(built == std::fs::read(local.out.join(&job.output)).unwrap(), "the fallback's native is the build's")?;
+    let records = std::fs::read_to_string(job.dir.path().join("jobs.jsonl")).unwrap();
+    check(records.contains("\"place\":\"fallback\""), "recorded as a fallback")?;
+    Ok(())
+}
+
+/// The engine is stopped at the end of the remote cases.
+pub fn engine_stops() -> Result {
+    let (_d, state) = setup_612()?;
+    xtask(&state, &["remote", "stop"]).ok()?;
+    xtask(&state, &["remote", "status"]).fails_with("no engine is running")?;
+    Ok(())
+}
+
+/// Blobs above the batch limit go through ByteStream both ways: a back-end
+/// job of fresh IR (new blobs) with a batch limit smaller than its objects.
+pub fn byte_stream_carries_big_blobs() -> Result {
+    let (_d, state) = setup_612()?;
+    engine(&state)?;
+    let dir = tempfile::tempdir().unwrap();
+    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap();
+    // A unique constant: these blobs are new to the engine.
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u32;
+    let body: String = (0..400).map(|i| format!("int f{i}(int x) {{ return x * {unique} + {i}; }}\n")).collect();
+    std::fs::write(dir.path().join("a.c"), format!("int b(int);\nint a(int x) {{ return b(x) + 1; }}\n{body}"))
+        .unwrap();
+    std::fs::write(dir.path().join("b.c"), "int b(int x) { return x * 3; }\n").unwrap();
+    let run = |prog: &Path, args: &[&str]| {
+        let out = std::process::Command::new(prog).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    for (src, obj) in [("a.c", "a.o"), ("b.c", "b.o")] {
+        run(&clang.clang, &["-O2", "-flto=thin", "-c", src, "-o", obj]);
+    }
+    run(&clang.lld, &["-r", "--thinlto-index-only", "a.o", "b.o", "-o", "/dev/null"]);
+    let argv: Vec<String> = [
+        clang.clang.to_str().unwrap(),
+        "-O2",
+        "-x",
+        "ir",
+        "-fthinlto-index=a.o.thinlto.bc",
+        "-c",
+        "-o",
+        "a.native.o",
+        "a.o",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let ir_size = std::fs::metadata(dir.path().join("a.o")).unwrap().len();
+    check(ir_size > 10_000, format!("the IR object is {ir_size} bytes"))?;
+    // Anything over ~4 KiB beyond the batch overhead goes through ByteStream.
+    let l = Launcher {
+        url: URL,
+        fallback: false,
+        no_cache: false,
+        srctree: dir.path().to_path_buf(),
+        max_batch: (64 << 10) + 4096,
+    };
+    let launched = l.run(dir.path(), &argv);
+    check(launched.code == 0, format!("the launcher failed: {}", launched.stderr))?;
+    let records = std::fs::read_to_string(dir.path().join("jobs.jsonl")).unwrap();
+    check(records.contains("\"place\":\"remote\""), format!("executed remotely: {records}"))?;
+    let remote = std::fs::read(dir.path().join("a.native.o")).unwrap();
+    std::fs::remove_file(dir.path().join("a.native.o")).unwrap();
+    run(&clang.clang, &argv[1..].iter().map(String::as_str).collect::<Vec<_>>());
+    check(remote == std::fs::read(dir.path().join("a.native.o")).unwrap(), "the native equals a local compile's")?;
+    check(remote.len() > 4096, format!("the native ({} bytes) came back through ByteStream too", remote.len()))?;
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! `cargo xtask remote start|status|stop`: the REAPI engine on this machine.
+
+use anyhow::Result;
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Remote {
+    /// Start buildbox-casd with its local execution service on a loopback port.
+    Start {
+        /// TCP port on 127.0.0.1 (default: deps.toml's [engine] port, 50051).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Jobs the engine runs at once (default: the number of cores).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        jobs: Option<u16>,
+    },
+    /// Show whether the engine runs and answers.
+    Status,
+    /// Stop the engine (its CAS and action cache stay on disk).
+    Stop,
+}
+
+pub fn run(cmd: &Remote) -> Result<()> {
+    use crate::remote::engine;
+    match cmd {
+        Remote::Start { port, jobs } => engine::start(*port, jobs.map(usize::from)).map(|_| ()),
+        Remote::Status => engine::status().map(|_| ()),
+        Remote::Stop => engine::stop(),
+    }
+}

@@ -1,0 +1,48 @@
+//! What the tool tells the launchers of one build, through one environment
+//! variable that make passes down to every compile it runs.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::remote::compiler::Compiler;
+use crate::remote::endpoint::Endpoint;
+
+pub const ENV: &str = "THINDIST_LAUNCH";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchConfig {
+    /// None: record compiles only, run everything here.
+    pub endpoint: Option<Endpoint>,
+    /// Skip the action-cache lookup (every job executes).
+    pub no_cache: bool,
+    /// Run a job here when the engine fails, instead of failing it.
+    pub fallback: bool,
+    /// The build's record file (one line per compile).
+    pub records: PathBuf,
+    pub srctree: PathBuf,
+    pub objtree: PathBuf,
+    pub compiler: Compiler,
+    /// The engine's batch limit, asked once by the tool.
+    pub max_batch: usize,
+    /// REAPI's action salt: a benchmark's cold build shares no cache entry.
+    #[serde(default)]
+    pub salt: String,
+}
+
+impl LaunchConfig {
+    pub fn to_env(&self) -> (String, String) {
+        (ENV.to_string(), serde_json::to_string(self).expect("serialisable"))
+    }
+
+    /// The build's configuration, if this launcher runs under the tool.
+    pub fn from_env() -> Result<Option<Self>> {
+        match std::env::var(ENV) {
+            Ok(v) => {
+                Ok(Some(serde_json::from_str(&v).with_context(|| format!("{ENV} is not a launcher configuration"))?))
+            }
+            Err(_) => Ok(None),
+        }
+    }
+}

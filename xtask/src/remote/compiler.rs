@@ -1,0 +1,56 @@
+//! The compiler's identity, part of every action: its path, the digest of
+//! its binary and its version line, so that another clang never shares a
+//! cache entry with this one.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use crate::exec::Cmd;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compiler {
+    /// Absolute path, as found on PATH (the engine's workers see the same path).
+    pub path: PathBuf,
+    /// `sha256:<binary digest> <version line>`.
+    pub id: String,
+}
+
+impl Compiler {
+    pub fn identify(name: &Path) -> Result<Self> {
+        let path = resolve(name)?;
+        let real = std::fs::canonicalize(&path)?;
+        let bytes = std::fs::read(&real).with_context(|| format!("cannot read {}", real.display()))?;
+        let version = Cmd::new(&path).arg("--version").read()?;
+        let line = version.lines().next().unwrap_or_default().trim().to_string();
+        Ok(Self { path, id: format!("sha256:{} {line}", hex::encode(Sha256::digest(&bytes))) })
+    }
+}
+
+/// A command name as the shell would find it on PATH, made absolute.
+pub fn resolve(name: &Path) -> Result<PathBuf> {
+    if name.components().count() > 1 {
+        return Ok(std::path::absolute(name)?);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .with_context(|| format!("`{}` is not on PATH", name.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_names_the_binary_and_its_version() {
+        let tc = crate::kbuild::toolchain::Toolchain::select(None).expect("clang (cargo xtask deps)");
+        let c = Compiler::identify(&tc.clang).unwrap();
+        assert!(c.path.is_absolute());
+        assert!(c.id.starts_with("sha256:") && c.id.contains("clang version"), "{}", c.id);
+        assert!(resolve(Path::new("no-such-compiler-xyz")).is_err());
+    }
+}

