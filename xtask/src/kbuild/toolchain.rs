@@ -76,7 +76,8 @@ pub fn llvm_major(line: &str, marker: &str) -> Option<u32> {
     rest.split(['.', ' ', '-']).next()?.parse().ok()
 }
 
-fn first_line(tool: &Path, arg: &str) -> String {
+/// The first line a tool prints for `arg` (`--version`).
+pub fn first_line(tool: &Path, arg: &str) -> String {
     let out = Cmd::new(tool).arg(arg).read_any().unwrap_or_default();
     out.lines().next().unwrap_or_default().to_string()
 }
@@ -85,7 +86,8 @@ fn path_dirs() -> Vec<PathBuf> {
     std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+/// A command name as the shell would find it on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
     path_dirs().into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 

