@@ -65,21 +65,39 @@ fn edited(path: &'static str, from: &'static str, to: &'static str) -> impl FnOn
     }
 }
 
+/// The commit on HEAD whose summary names one patch of the series.
+fn series_commit<'r>(repo: &'r Repository, summary: &str) -> git2::Commit<'r> {
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.map(|o| repo.find_commit(o.unwrap()).unwrap())
+        .find(|c| c.summary().unwrap_or("").contains(summary))
+        .unwrap_or_else(|| panic!("the series has `{summary}`"))
+}
+
 /// A defect made by reverting one patch of the series (`git revert`).
 fn reverted(summary: &'static str) -> impl FnOnce(&Repository) {
     move |repo| {
         let head = repo.head().unwrap().peel_to_commit().unwrap();
-        let mut walk = repo.revwalk().unwrap();
-        walk.push_head().unwrap();
-        let fix = walk
-            .map(|o| repo.find_commit(o.unwrap()).unwrap())
-            .find(|c| c.summary().unwrap_or("").contains(summary))
-            .expect("the series has the fix");
+        let fix = series_commit(repo, summary);
         let mut index = repo.revert_commit(&fix, &head, 0, None).unwrap();
         assert!(!index.has_conflicts(), "`{summary}` reverts cleanly");
         let tree = repo.find_tree(index.write_tree_to(repo).unwrap()).unwrap();
         let sig = Signature::now("test", "test@localhost").unwrap();
         repo.commit(Some("HEAD"), &sig, &sig, &format!("Revert \"{summary}\""), &tree, &[&head]).unwrap();
+        repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force())).unwrap();
+    }
+}
+
+/// A defect made by taking the series back to before one of its patches:
+/// one commit on HEAD with the tree of that patch's parent.
+fn before(summary: &'static str) -> impl FnOnce(&Repository) {
+    move |repo| {
+        let head = repo.head().unwrap().peel_to_commit().unwrap();
+        let patch = series_commit(repo, summary);
+        let tree = patch.parent(0).unwrap().tree().unwrap();
+        let sig = Signature::now("test", "test@localhost").unwrap();
+        repo.commit(Some("HEAD"), &sig, &sig, &format!("test: the series before \"{summary}\""), &tree, &[&head])
+            .unwrap();
         repo.checkout_head(Some(git2::build::CheckoutBuilder::new().force())).unwrap();
     }
 }
@@ -105,69 +123,95 @@ pub fn bites_on_clean_rule() -> Result {
     )
 }
 
+/// Every check, in the report's order.
+const ALL_CHECKS: [&str; 7] = ["ignore", "clean", "mrproper", "noop", "one-file", "incremental", "deleted-native"];
+
+fn names(report: &Value) -> Vec<&str> {
+    report["checks"].as_array().map(|a| a.iter().map(|c| c["check"].as_str().unwrap()).collect()).unwrap_or_default()
+}
+
 /// The 6.12 series passes every check.
 pub fn passes_on_612_series() -> Result {
     let (_d, state) = state_file();
     let tree = fixtures::clean_tree_612()?;
     let (run, report) = clean_check(&state, &tree, "");
     run.ok()?;
-    let names: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["check"].as_str().unwrap()).collect();
-    check(
-        names == ["ignore", "clean", "mrproper", "noop", "one-file", "incremental"],
-        format!("all six checks: {names:?}"),
-    )?;
+    check(names(&report) == ALL_CHECKS, format!("all seven checks: {:?}", names(&report)))?;
     check(report["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "all pass")
 }
 
-/// Reverting the patsubst fix: every native is rebuilt after a one-file change.
-pub fn bites_on_patsubst_typo() -> Result {
+/// Natives depending on their index's mtime, as before patch 0009 and in
+/// mainline: lld rewrites every index, so every native is rebuilt.
+pub fn bites_on_index_mtime() -> Result {
+    let mtime = "targets += $(natives)\n\nthinlto-indexes := $(wildcard $(addsuffix .thinlto.bc, $(filter-out --start-lib --end-lib, $(thinlto-inputs))))\n$(patsubst %.thinlto.bc,%_thinlto_native,$(thinlto-indexes)): %_thinlto_native: %.thinlto.bc\n";
     bites(
         &fixtures::clean_tree_612()?,
-        reverted("fix the native targets' patsubst"),
+        edited("scripts/Makefile.thinlto_native", "targets += $(natives)\n", mtime),
         "one-file",
         &["natives rebuilt although neither their IR nor their index changed"],
     )
 }
 
-/// Reverting the index dependency (patsubst fix kept): stale importers are named.
-pub fn bites_on_index_dependency() -> Result {
+/// The index's SHA-1 left out of the back-end command: an importer whose
+/// index changed keeps its stale native.
+pub fn bites_on_index_content() -> Result {
     bites(
         &fixtures::clean_tree_612()?,
-        reverted("rebuild a native object when its index changes"),
+        edited(
+            "scripts/Makefile.thinlto_native",
+            "-c -o $@ $<; \\\n\t: index sha1 $(thinlto-sha1-$<)\n",
+            "-c -o $@ $<\n",
+        ),
         "incremental",
         &["stale after the incremental build: ", "_thinlto_native"],
     )
 }
 
-/// Mainline 7.3: every check runs and the result is recorded as it is. Its
-/// natives depend on their index by mtime and lld rewrites every index, so
-/// one touched file rebuilds every native: the one-file check reports it.
-pub fn mainline_73() -> Result {
+/// The series before patch 0009 (its second pass runs only after a new
+/// thin-link): a native deleted by hand stays missing.
+pub fn deleted_native_bites_before_0009() -> Result {
+    bites(
+        &fixtures::clean_tree_612()?,
+        before("build the native objects in one make"),
+        "deleted-native",
+        &["is still missing after a plain make"],
+    )
+}
+
+/// Linux 7.3 with series linux-7 on mainline's THIN_DIST passes every
+/// check. Reverting the series' patch gives mainline as it is: its one-file
+/// rebuild recompiles every native (lld rewrites every index), and a
+/// deleted native is rebuilt there too.
+pub fn series_73_and_mainline() -> Result {
     let (_d, state) = state_file();
     let (_d73, _) = fixtures::setup_73()?;
     let tree = fixtures::clone_of(&tree_73(), "clean-73");
-    let (run, report) = clean_check(&state, &tree, "");
-    let names: Vec<&str> = report["checks"]
-        .as_array()
-        .map(|a| a.iter().map(|c| c["check"].as_str().unwrap()).collect())
-        .unwrap_or_default();
-    check(
-        names == ["ignore", "clean", "mrproper", "noop", "one-file", "incremental"],
-        format!("all six checks ran: {names:?}\n{}", run.all()),
-    )?;
-    for c in report["checks"].as_array().unwrap() {
-        eprintln!(
-            "mainline 7.3 clean-check: {} {}: {}",
-            if c["ok"] == true { "PASS" } else { "FAIL" },
-            c["check"],
-            c["summary"]
-        );
+    xtask(&state, &["setup", tree.to_str().unwrap(), "--series", "linux-7"]).ok()?;
+    let repo = Repository::open(&tree).unwrap();
+    reverted("rebuild a native object only when its index changed")(&repo);
+    let (run, report) = clean_check(&state, &tree, "one-file,deleted-native");
+    drop_last_commit(&repo);
+    for c in report["checks"].as_array().into_iter().flatten() {
+        let verdict = if c["ok"] == true { "PASS" } else { "FAIL" };
+        eprintln!("mainline 7.3 clean-check: {verdict} {}: {}", c["check"], c["summary"]);
     }
     let one = check_result(&report, "one-file");
     check(
         one["ok"] == false
             && one["details"].to_string().contains("natives rebuilt although neither their IR nor their index changed"),
-        format!("the known gap is reported: {one}"),
+        format!("mainline's gap is reported: {one}\n{}", run.all()),
     )?;
-    check(run.code != 0, "a failing check makes a non-zero exit")
+    check(check_result(&report, "deleted-native")["ok"] == true, "mainline rebuilds a deleted native")?;
+    check(run.code != 0, "a failing check makes a non-zero exit")?;
+    let (run, report) = clean_check(&state, &tree, "");
+    check(names(&report) == ALL_CHECKS, format!("all seven checks ran: {:?}\n{}", names(&report), run.all()))?;
+    let failed: Vec<String> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] != true)
+        .map(|c| format!("{}: {} {}", c["check"], c["summary"], c["details"]))
+        .collect();
+    check(failed.is_empty(), format!("with the series every check passes: {failed:?}"))?;
+    run.ok().map(|_| ())
 }

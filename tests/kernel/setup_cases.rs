@@ -245,8 +245,10 @@ pub fn reports_mainline_73() -> Result {
     let run = xtask(&state, &["setup", tarball_73().to_str().unwrap()]).ok()?;
     check(
         first.stdout.contains("its own distributed ThinLTO (layout: mainline)")
-            && run.stdout.contains("nothing to apply"),
-        "reports mainline",
+            && run.stdout.contains("nothing to apply")
+            && run.stdout.contains("optional: series linux-7 (")
+            && run.stdout.contains("`cargo xtask setup --series linux-7`"),
+        format!("reports mainline and offers the opt-in series:\n{}", run.stdout),
     )?;
     check(snapshot(&tree) == before && before.status_is_clean(), "the tree is untouched")?;
     let repo = Repository::open(&tree).unwrap();
@@ -256,4 +258,29 @@ pub fn reports_mainline_73() -> Result {
         text.contains("series = \"mainline\""),
         format!("state records the kernel's own layout as its series:\n{text}"),
     )
+}
+
+/// `--series linux-7` puts our series on top of mainline's own THIN_DIST
+/// (on a clone), a second setup keeps it, and `--revert` takes it off.
+pub fn applies_and_reverts_the_73_series() -> Result {
+    let (_d, state) = state_file();
+    let (_d73, _) = crate::fixtures::setup_73()?;
+    let tree = crate::fixtures::clone_of(&tree_73(), "series-73");
+    let t = tree.to_str().unwrap();
+    let repo = Repository::open(&tree).unwrap();
+    let base = repo.head().unwrap().peel_to_commit().unwrap().id();
+    xtask(&state, &["setup", t, "--series", "linux-6.12"]).fails_with("is for trees without it")?;
+    let run = xtask(&state, &["setup", t, "--series", "linux-7"]).ok()?;
+    check(run.stdout.contains("goes on top of it") && run.stdout.contains("applied linux-7"), run.stdout.clone())?;
+    let head = repo.head().unwrap();
+    check(head.shorthand() == Some("thindist/linux-7"), "on the series branch")?;
+    let thinlto = std::fs::read_to_string(tree.join("scripts/Makefile.thinlto")).unwrap();
+    check(thinlto.contains("index sha1"), "the patch is applied")?;
+    let again = xtask(&state, &["setup", t]).ok()?;
+    check(again.stdout.contains("already applied (linux-7)"), again.stdout.clone())?;
+    xtask(&state, &["setup", t, "--revert"]).ok()?;
+    let now = Repository::open(&tree).unwrap();
+    check(now.head().unwrap().peel_to_commit().unwrap().id() == base, "back on the baseline")?;
+    let clean = now.statuses(None).unwrap().is_empty();
+    check(clean, "the tree is clean")
 }

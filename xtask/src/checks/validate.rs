@@ -132,11 +132,35 @@ fn check_native(t: &Target, v: &mut Validation, ir: &str) {
             v.fail(&native, format!("older than its IR object {ir}"));
         }
     }
-    if let (Some(n), Some(x)) = (n, x) {
-        if n < x {
-            v.fail(&native, format!("older than its index {index}"));
+    match recorded_index_sha1(&native_path) {
+        // Built from the index's content (series linux-7, 6.12 patch 0009):
+        // lld rewrites every index, so only the content says it is current.
+        Some(recorded) => {
+            if std::fs::read(&index_path).ok().map(|b| hex_sha1(&b)).as_deref() != Some(recorded.as_str()) {
+                v.fail(&native, format!("built from another content of its index {index}"));
+            }
+        }
+        None => {
+            if let (Some(n), Some(x)) = (n, x) {
+                if n < x {
+                    v.fail(&native, format!("older than its index {index}"));
+                }
+            }
         }
     }
+}
+
+/// The index SHA-1 a native's kbuild command recorded (": index sha1 <hex>").
+fn recorded_index_sha1(native: &Path) -> Option<String> {
+    let name = native.file_name()?.to_str()?;
+    let cmd = std::fs::read_to_string(native.with_file_name(format!(".{name}.cmd"))).ok()?;
+    let hex = cmd.split(": index sha1 ").nth(1)?.get(..40)?;
+    hex.bytes().all(|b| b.is_ascii_hexdigit()).then(|| hex.to_string())
+}
+
+fn hex_sha1(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    hex::encode(Sha1::digest(data))
 }
 
 /// v3 copies non-IR objects into their native name; mainline uses them as they are.
@@ -219,4 +243,22 @@ pub fn validate(t: &Target) -> Result<Validation> {
         _ => v.fail(t.image, "boot image missing or empty"),
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_index_sha1_a_native_was_built_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let sum = hex_sha1(b"abc");
+        assert_eq!(sum, "a9993e364706816aba3e25717850c26c9cd0d89d");
+        let cmd =
+            format!("savedcmd_k/f.o_thinlto_native := clang -c -o k/f.o_thinlto_native k/f.o; : index sha1 {sum}\n");
+        std::fs::write(dir.path().join(".f.o_thinlto_native.cmd"), cmd).unwrap();
+        assert_eq!(recorded_index_sha1(&dir.path().join("f.o_thinlto_native")), Some(sum));
+        std::fs::write(dir.path().join(".g.o_thinlto_native.cmd"), "savedcmd_g := clang -c g.o\n").unwrap();
+        assert_eq!(recorded_index_sha1(&dir.path().join("g.o_thinlto_native")), None);
+    }
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::args::Global;
 use crate::home;
-use crate::kbuild::layout::Layout;
+use crate::kbuild::layout::{Layout, Provider};
 use crate::series;
 use crate::series::apply;
 use crate::series::detect::TreeSupport;
@@ -113,10 +113,28 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
     let mut state = global.load_state()?;
     match support {
         TreeSupport::Kernel(layout) => {
+            if series_on_top(&tree, layout, args, &state)? {
+                return already_applied(&tree, layout, args, state);
+            }
+            let all = series::load_all(&args.patches_dir())?;
             if let Some(asked) = &args.series {
-                bail!("Linux {} has its own distributed ThinLTO (layout {layout}); series {asked} is for trees without it, and nothing was applied", tree.version);
+                let chosen = series::select(&all, &tree.version, Some(asked))?;
+                if chosen.layout != layout {
+                    bail!("Linux {} has its own distributed ThinLTO (layout {layout}); series {asked} is for trees without it, and nothing was applied", tree.version);
+                }
+                println!(
+                    "Linux {} has its own distributed ThinLTO (layout: {layout}); series {asked} goes on top of it",
+                    tree.version
+                );
+                return apply_series(&tree, args, state);
             }
             println!("Linux {} has its own distributed ThinLTO (layout: {layout}); nothing to apply", tree.version);
+            for s in series::opt_in_for(&all, &tree.version, layout) {
+                println!(
+                    "optional: series {} ({}); apply it with `cargo xtask setup --series {}`",
+                    s.name, s.description, s.name
+                );
+            }
             if !args.dry_run {
                 state.set_tree(&tree.root, &TreeRecord { series: layout.name.clone(), ..Default::default() });
                 state.set_current(&tree.root);
@@ -129,10 +147,26 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
     }
 }
 
+/// Whether a tree with the kernel's own implementation carries a series of
+/// ours on top: recorded by setup, on its branch, or its commits at HEAD.
+fn series_on_top(tree: &KernelTree, layout: &Layout, args: &Options, state: &State) -> Result<bool> {
+    if recorded_series(tree, layout, state).is_some() || series_from_branch(&tree.root).is_some() {
+        return Ok(true);
+    }
+    Ok(series_by_commits(tree, layout, args)?.is_some())
+}
+
+/// The series the state records for a tree; for a kernel's own
+/// implementation it records the layout's name, which is no series.
+fn recorded_series(tree: &KernelTree, layout: &Layout, state: &State) -> Option<String> {
+    let own = layout.provided_by == Provider::Kernel;
+    state.tree(&tree.root).map(|r| r.series).filter(|s| !(s.is_empty() || own && *s == layout.name))
+}
+
 /// A tree that has a series of ours: complete, a prefix (the rest is
 /// applied), or an implementation that is not ours (said, left alone).
 fn already_applied(tree: &KernelTree, layout: &'static Layout, args: &Options, mut state: State) -> Result<()> {
-    let recorded = state.tree(&tree.root).map(|r| r.series).filter(|s| !s.is_empty());
+    let recorded = recorded_series(tree, layout, &state);
     let known = match recorded.clone().or_else(|| series_from_branch(&tree.root)) {
         Some(name) => Some(name),
         None => series_by_commits(tree, layout, args)?,

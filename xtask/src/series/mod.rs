@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::kbuild::layout::Layout;
+use crate::kbuild::layout::{Layout, Provider};
 use crate::tree::version::{KernelLine, KernelVersion};
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +73,12 @@ impl Series {
         Ok(series)
     }
 
+    /// A series for a layout the kernel carries itself goes on top of the
+    /// kernel's own implementation: applied only when asked for by name.
+    pub fn is_opt_in(&self) -> bool {
+        self.layout.provided_by == Provider::Kernel
+    }
+
     pub fn fits(&self, version: &KernelVersion) -> bool {
         let line = KernelLine(version.major, version.minor);
         self.min_kernel <= line && line <= self.max_kernel
@@ -102,7 +108,13 @@ pub fn load_all(patches_dir: &Path) -> Result<Vec<Series>> {
     Ok(all)
 }
 
-/// The series named by the user, or the one that fits the kernel.
+/// The opt-in series that fit a kernel which has its own implementation.
+pub fn opt_in_for<'a>(all: &'a [Series], version: &KernelVersion, layout: &Layout) -> Vec<&'a Series> {
+    all.iter().filter(|s| s.is_opt_in() && s.layout == layout && s.fits(version)).collect()
+}
+
+/// The series named by the user, or the one that fits the kernel (never an
+/// opt-in one).
 pub fn select<'a>(all: &'a [Series], version: &KernelVersion, named: Option<&str>) -> Result<&'a Series> {
     if let Some(name) = named {
         return all.iter().find(|s| s.name == name).with_context(|| {
@@ -110,11 +122,12 @@ pub fn select<'a>(all: &'a [Series], version: &KernelVersion, named: Option<&str
             format!("no series named `{name}`; available: {}", names.join(", "))
         });
     }
-    let fitting: Vec<&Series> = all.iter().filter(|s| s.fits(version)).collect();
+    let fitting: Vec<&Series> = all.iter().filter(|s| !s.is_opt_in() && s.fits(version)).collect();
     match fitting.as_slice() {
         [one] => Ok(one),
         [] => {
-            let ranges: Vec<String> = all.iter().map(|s| format!("{} (Linux {})", s.name, s.range())).collect();
+            let ranges: Vec<String> =
+                all.iter().filter(|s| !s.is_opt_in()).map(|s| format!("{} (Linux {})", s.name, s.range())).collect();
             bail!(
                 "no patch series fits Linux {version}; supported: {}. Linux 7.2 and later need no series (mainline has the feature); pick one with --series to try anyway",
                 ranges.join(", ")
@@ -196,5 +209,11 @@ mod tests {
         for line in [(6, 12), (6, 15)] {
             select(&all, &v(line.0, line.1), None).unwrap();
         }
+        // 7.x has its own THIN_DIST: our series for it is only applied by name.
+        let mainline = Layout::get("mainline").unwrap();
+        let extra: Vec<&str> = opt_in_for(&all, &v(7, 3), mainline).iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(extra, ["linux-7"]);
+        assert!(select(&all, &v(7, 3), None).is_err());
+        assert_eq!(select(&all, &v(7, 3), Some("linux-7")).unwrap().name, "linux-7");
     }
 }

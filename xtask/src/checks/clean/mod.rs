@@ -2,6 +2,7 @@
 //! build. One file per check; add a check by adding a file and a line to
 //! `REGISTRY`.
 
+mod deleted_native;
 mod ignore;
 mod incremental;
 mod make_clean;
@@ -35,6 +36,8 @@ pub enum Check {
     OneFile,
     /// 6: after a real change, the incremental build equals a clean one.
     Incremental,
+    /// 7: a native object deleted by hand is rebuilt by a plain make.
+    DeletedNative,
 }
 
 /// What every check may read: the built tree and what the build made.
@@ -56,6 +59,7 @@ const REGISTRY: &[(Check, CheckFn)] = &[
     (Check::Noop, noop::run),
     (Check::OneFile, one_file::run),
     (Check::Incremental, incremental::run),
+    (Check::DeletedNative, deleted_native::run),
     (Check::Clean, make_clean::run),
     (Check::Mrproper, mrproper::run),
 ];
@@ -178,7 +182,7 @@ mod tests {
         let mut sorted = order.clone();
         sorted.sort();
         sorted.dedup();
-        assert_eq!(sorted.len(), 6);
-        assert_eq!(order[4..], [Check::Clean, Check::Mrproper]);
+        assert_eq!(sorted.len(), 7);
+        assert_eq!(order[5..], [Check::Clean, Check::Mrproper]);
     }
 }
