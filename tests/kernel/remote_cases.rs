@@ -213,8 +213,9 @@ struct Job {
 fn job_from(build: &Path, object: &str) -> Job {
     let cmd = std::fs::read_to_string(build.join(format!("{}/.{}_thinlto_native.cmd", parent(object), name(object))))
         .unwrap();
-    let line = cmd.lines().next().unwrap();
-    let compile = line.rsplit("; ").next().unwrap();
+    // `savedcmd_<native> := [checks; ]clang … -x ir …[; : index sha1 …]`
+    let line = cmd.lines().next().unwrap().split_once(" := ").unwrap().1;
+    let compile = line.split("; ").find(|s| s.contains(" -x ir ")).unwrap();
     let argv: Vec<String> = compile.split_whitespace().map(str::to_string).collect();
     let dir = tempfile::tempdir().unwrap();
     let index = std::fs::read(build.join(format!("{object}.thinlto.bc"))).unwrap();

@@ -92,8 +92,9 @@ pub fn part_applied_series_gets_the_rest() -> Result {
     let record = std::fs::read_to_string(&state).unwrap_or_default();
     reset_to_baseline(&tree);
     let run = run.ok()?;
-    check(run.stdout.contains("series linux-6.12 is applied up to patch 1 of 8"), "names the prefix")?;
-    check(run.stdout.contains("applied patches 2 to 8 of linux-6.12"), "applies the rest")?;
+    let n = xtask::series::Series::load(&patches).unwrap().patches.len();
+    check(run.stdout.contains(&format!("series linux-6.12 is applied up to patch 1 of {n}")), "names the prefix")?;
+    check(run.stdout.contains(&format!("applied patches 2 to {n} of linux-6.12")), "applies the rest")?;
     check(text.contains("start-lib"), "patch 2 (lib.a members) is in the tree")?;
     check(record.contains("series = \"linux-6.12\""), format!("the state names the series:\n{record}"))
 }

@@ -252,6 +252,7 @@ pub fn reports_mainline_73() -> Result {
     check(
         first.stdout.contains("its own distributed ThinLTO (layout: mainline)")
             && run.stdout.contains("nothing to apply")
+            && run.stdout.contains("Mainline rebuilds every native object after any change")
             && run.stdout.contains("optional: series linux-7 (")
             && run.stdout.contains("`cargo xtask setup --series linux-7`"),
         format!("reports mainline and offers the opt-in series:\n{}", run.stdout),

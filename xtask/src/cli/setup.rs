@@ -130,6 +130,9 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
             }
             println!("Linux {} has its own distributed ThinLTO (layout: {layout}); nothing to apply", tree.version);
             for s in series::opt_in_for(&all, &tree.version, layout) {
+                if !s.notes.is_empty() {
+                    println!("note: {}", s.notes.trim());
+                }
                 println!(
                     "optional: series {} ({}); apply it with `cargo xtask setup --series {}`",
                     s.name, s.description, s.name

@@ -25,13 +25,27 @@ impl Lines {
     }
 }
 
+/// Puts `cmd` in a process group of its own, which the tool stops with
+/// SIGINT (exec/interrupt.rs). SIGINT is reset to its default there: a tool
+/// started in the background by a shell without job control inherits it
+/// ignored, and make keeps an ignored SIGINT ignored, so it would not stop.
+pub(super) fn own_group(cmd: &mut Command) -> &mut Command {
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    cmd.process_group(0)
+}
+
 /// Starts `cmd` in its own process group with both output streams read
 /// line by line into one channel.
 pub(super) fn spawn(mut cmd: Command, name: &str) -> Result<Lines> {
-    let mut child = cmd
+    let mut child = own_group(&mut cmd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .with_context(|| format!("cannot start {name}"))?;
     let (tx, lines) = mpsc::channel();

@@ -182,9 +182,8 @@ impl Cmd {
     /// Runs it in its own process group with all it prints going to `log`;
     /// returns its status and what it and its descendants used.
     pub fn run_to_file(&self, log: File) -> Result<(ExitStatus, Usage)> {
-        use std::os::unix::process::CommandExt;
         let mut c = self.process()?;
-        c.stdout(log.try_clone()?).stderr(log).process_group(0);
+        child::own_group(&mut c).stdout(log.try_clone()?).stderr(log);
         let child = c.spawn().with_context(|| format!("cannot start {}", self.argv[0]))?;
         let _guard = interrupt::Guard::new(child.id());
         child::wait_with_usage(&child)
@@ -215,5 +214,18 @@ mod tests {
         assert_eq!(shown, "THINDIST_LAUNCH=… make 'CC=/x launch clang'");
         let lines = Cmd::new("printf").arg("one\\ntwo\\n").follow().unwrap();
         assert_eq!(lines.lines.iter().collect::<Vec<_>>(), ["one", "two"]);
+    }
+
+    /// Started with SIGINT ignored (in the background, say), the tool still
+    /// gives a followed child SIGINT at its default, so it can be stopped.
+    #[test]
+    fn a_followed_child_can_be_interrupted() {
+        // SAFETY: signal(2) on this test process, put back right after.
+        let old = unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
+        let lines = Cmd::new("grep").args(["^SigIgn:", "/proc/self/status"]).follow().unwrap();
+        let line: Vec<String> = lines.lines.iter().collect();
+        unsafe { libc::signal(libc::SIGINT, old) };
+        let mask = u64::from_str_radix(line[0].split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(mask & (1 << (libc::SIGINT - 1)), 0, "SIGINT ignored in the child: {line:?}");
     }
 }
