@@ -113,7 +113,7 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
     let mut state = global.load_state()?;
     match support {
         TreeSupport::Kernel(layout) => {
-            if series_on_top(&tree, layout, args, &state)? {
+            if known_series(&tree, layout, args, &state)?.is_some() {
                 return already_applied(&tree, layout, args, state);
             }
             let all = series::load_all(&args.patches_dir())?;
@@ -150,13 +150,13 @@ pub fn apply(source: &Path, args: &Options, global: &Global) -> Result<()> {
     }
 }
 
-/// Whether a tree with the kernel's own implementation carries a series of
-/// ours on top: recorded by setup, on its branch, or its commits at HEAD.
-fn series_on_top(tree: &KernelTree, layout: &Layout, args: &Options, state: &State) -> Result<bool> {
-    if recorded_series(tree, layout, state).is_some() || series_from_branch(&tree.root).is_some() {
-        return Ok(true);
+/// The series of ours a tree carries: recorded by setup, named by its
+/// branch, or found by its commits at HEAD.
+fn known_series(tree: &KernelTree, layout: &Layout, args: &Options, state: &State) -> Result<Option<String>> {
+    match recorded_series(tree, layout, state).or_else(|| series_from_branch(&tree.root)) {
+        Some(name) => Ok(Some(name)),
+        None => series_by_commits(tree, layout, args),
     }
-    Ok(series_by_commits(tree, layout, args)?.is_some())
 }
 
 /// The series the state records for a tree; for a kernel's own
@@ -170,10 +170,7 @@ fn recorded_series(tree: &KernelTree, layout: &Layout, state: &State) -> Option<
 /// applied), or an implementation that is not ours (said, left alone).
 fn already_applied(tree: &KernelTree, layout: &'static Layout, args: &Options, mut state: State) -> Result<()> {
     let recorded = recorded_series(tree, layout, &state);
-    let known = match recorded.clone().or_else(|| series_from_branch(&tree.root)) {
-        Some(name) => Some(name),
-        None => series_by_commits(tree, layout, args)?,
-    };
+    let known = known_series(tree, layout, args, &state)?;
     if let (Some(asked), Some(have)) = (&args.series, &known) {
         if asked != have {
             bail!("{} is already set up with series {have}; to apply {asked}, run `cargo xtask setup --revert` first, then `cargo xtask setup --series {asked}`", tree.root.display());
