@@ -1,8 +1,7 @@
 //! `build` and `validate` with real clang/lld: 6.12 with our series on four
 //! architectures, 7.3 with mainline's layout, and the failure paths.
 
-use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::path::Path;
 
 use crate::fixtures::{self, out_dir, setup_612};
 use crate::support::*;
@@ -35,37 +34,6 @@ pub fn x86_64_73_mainline() -> Result {
     let k = fixtures::kernel_73_x86_64()?;
     let version = k.report["kernel"]["version"].as_str().unwrap_or_default();
     check(k.report["kernel"]["layout"] == "mainline" && version.starts_with("7.3"), "mainline layout reported")
-}
-
-/// Puts a file back as it was, contents and mtime, when dropped.
-struct Restore {
-    path: PathBuf,
-    bytes: Option<Vec<u8>>,
-    mtime: Option<SystemTime>,
-}
-
-impl Restore {
-    fn new(path: PathBuf) -> Self {
-        let bytes = std::fs::read(&path).ok();
-        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-        Self { path, bytes, mtime }
-    }
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        match &self.bytes {
-            Some(b) => {
-                std::fs::write(&self.path, b).unwrap();
-                if let Some(t) = self.mtime {
-                    std::fs::File::options().write(true).open(&self.path).unwrap().set_modified(t).unwrap();
-                }
-            }
-            None => {
-                let _ = std::fs::remove_file(&self.path);
-            }
-        }
-    }
 }
 
 fn first_ir_member(out: &Path) -> String {

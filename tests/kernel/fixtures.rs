@@ -42,13 +42,14 @@ static KERNELS: Mutex<BTreeMap<String, Kernel>> = Mutex::new(BTreeMap::new());
 
 /// Builds (once per run) a tinyconfig kernel into `out_dir(name)` and checks
 /// the report every build must give: validated, all four stages.
-fn kernel(name: &str, state: &Path, arch: &str) -> Result<Kernel> {
+fn kernel(name: &str, state: &Path, arch: &str, extra: &[&str]) -> Result<Kernel> {
     if let Some(k) = KERNELS.lock().unwrap().get(name) {
         return Ok(k.clone());
     }
     let out = out_dir(name);
     let json = out.with_extension("json");
-    xtask(state, &["build", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()]).ok()?;
+    let args = ["build", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    xtask(state, &[&args[..], extra].concat()).ok()?;
     let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     check(report["result"] == "ok", format!("result: {}", report["result"]))?;
     let counts = &report["validation"]["counts"];
@@ -72,13 +73,19 @@ fn kernel(name: &str, state: &Path, arch: &str) -> Result<Kernel> {
 /// `612-<arch>`: 6.12 with our series, tinyconfig, built out of tree.
 pub fn kernel_612(arch: &str) -> Result<Kernel> {
     let (_d, state) = setup_612()?;
-    kernel(&format!("612-{arch}"), &state, arch)
+    kernel(&format!("612-{arch}"), &state, arch, &[])
+}
+
+/// `612-x86_64-modules`: 6.12 with our series, tinyconfig + `configs/modules.config`.
+pub fn kernel_612_modules() -> Result<Kernel> {
+    let (_d, state) = setup_612()?;
+    kernel("612-x86_64-modules", &state, "x86_64", &["--fragment", "modules.config"])
 }
 
 /// `73-x86_64`: 7.3 with mainline's THIN_DIST, tinyconfig.
 pub fn kernel_73_x86_64() -> Result<Kernel> {
     let (_d, state) = setup_73()?;
-    kernel("73-x86_64", &state, "x86_64")
+    kernel("73-x86_64", &state, "x86_64", &[])
 }
 
 static CLEAN_TREE: Mutex<Option<PathBuf>> = Mutex::new(None);

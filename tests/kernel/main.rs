@@ -7,6 +7,7 @@ mod build_cases;
 mod clean_cases;
 mod compare_cases;
 mod fixtures;
+mod modules_cases;
 mod remote_cases;
 mod safety_cases;
 mod setup_cases;
@@ -46,6 +47,8 @@ fn main() {
         ("boot::riscv_612", boot_cases::riscv_612),
         ("boot::arm64_612", boot_cases::arm64_612),
         ("boot::x86_64_73_mainline", boot_cases::x86_64_73_mainline),
+        ("modules::build_validate_and_bites", modules_cases::build_validate_and_bites),
+        ("modules::boot_loads_modules", modules_cases::boot_loads_modules),
         ("clean_check::bites_on_gitignore", clean_cases::bites_on_gitignore),
         ("clean_check::bites_on_clean_rule", clean_cases::bites_on_clean_rule),
         ("clean_check::passes_on_612_series", clean_cases::passes_on_612_series),

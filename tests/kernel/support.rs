@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use git2::{BranchType, Repository, ResetType, StatusOptions};
 
@@ -236,4 +237,35 @@ pub fn commit_file(repo: &Repository, path: &str, message: &str) -> git2::Oid {
     let parent = repo.head().unwrap().peel_to_commit().unwrap();
     let sig = git2::Signature::now("test", "test@localhost").unwrap();
     repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent]).unwrap()
+}
+
+/// Puts a file back as it was, contents and mtime, when dropped.
+pub struct Restore {
+    path: PathBuf,
+    bytes: Option<Vec<u8>>,
+    mtime: Option<SystemTime>,
+}
+
+impl Restore {
+    pub fn new(path: PathBuf) -> Self {
+        let bytes = std::fs::read(&path).ok();
+        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        Self { path, bytes, mtime }
+    }
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        match &self.bytes {
+            Some(b) => {
+                std::fs::write(&self.path, b).unwrap();
+                if let Some(t) = self.mtime {
+                    std::fs::File::options().write(true).open(&self.path).unwrap().set_modified(t).unwrap();
+                }
+            }
+            None => {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
 }

@@ -5,5 +5,6 @@ pub mod artifact;
 pub mod boot;
 pub mod clean;
 pub mod equivalence;
+pub mod modules;
 pub mod natives;
 pub mod validate;

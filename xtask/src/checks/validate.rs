@@ -30,11 +30,11 @@ impl Validation {
         self.failures.is_empty()
     }
 
-    fn fail(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+    pub(crate) fn fail(&mut self, path: impl Into<String>, reason: impl Into<String>) {
         self.failures.push(Failure { path: path.into(), reason: reason.into() });
     }
 
-    fn count(&mut self, what: &str) {
+    pub(crate) fn count(&mut self, what: &str) {
         *self.counts.entry(what.to_string()).or_default() += 1;
     }
 
@@ -237,6 +237,7 @@ pub fn validate(t: &Target) -> Result<Validation> {
             Err(_) => v.fail(file, "missing"),
         }
     }
+    crate::checks::modules::validate_modules(t.objtree, t.elf_machine, &mut v);
     let image: PathBuf = t.objtree.join(t.image);
     match std::fs::metadata(&image) {
         Ok(m) if m.len() > 0 => v.count("boot image"),

@@ -76,6 +76,10 @@ pub struct ConfigArgs {
     /// Config fragment to merge (repeatable): a file, or a name in the tree's kernel/configs or in configs/.
     #[arg(long, value_name = "FILE")]
     pub fragment: Vec<PathBuf>,
+    /// Make vmlinux and the boot image only, not the modules a config with
+    /// CONFIG_MODULES=y has (make's default target builds both).
+    #[arg(long)]
+    pub vmlinux_only: bool,
 }
 
 impl ConfigArgs {
@@ -83,6 +87,7 @@ impl ConfigArgs {
     pub fn apply(&self, spec: &mut BuildSpec) {
         spec.config = self.config.clone();
         spec.fragments.extend(self.fragment.iter().cloned());
+        spec.modules = !self.vmlinux_only;
     }
 }
 

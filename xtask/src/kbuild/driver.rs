@@ -185,6 +185,8 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     let mut total_backend = None;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
     let mut current = Stage::FrontEnd;
+    let mut modules_first: Option<Instant> = None;
+    let mut modules_last: Option<Instant> = None;
     let mut steps = Vec::new();
 
     for line in run.lines.iter() {
@@ -197,6 +199,20 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
         let (stage, counted) = tracker.observe(&step);
         steps.push((stage, counted, step.clone()));
         let now = Instant::now();
+        // Module steps run beside the vmlinux stages: they do not end one.
+        // The stage's time starts with its first step after the front-end
+        // (modpost on): a module of several objects is linked among the
+        // compiles, which would make it span the whole build.
+        if stage == Stage::Modules {
+            if tracker.stage != Stage::FrontEnd || step.tag == "MODPOST" {
+                first_seen[stage as usize].get_or_insert(now);
+            }
+            modules_first.get_or_insert(now);
+            modules_last = Some(now);
+            counts[stage as usize] += usize::from(counted);
+            display.update(stage, counts[stage as usize], None, started, "");
+            continue;
+        }
         if stage != current {
             if let Some(f) = first_seen[current as usize] {
                 let time = StageTime {
@@ -227,11 +243,15 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     run.join_readers();
     let (status, usage) = child::wait_with_usage(&run.child)?;
     let seconds = started.elapsed().as_secs_f64();
-    // A stage lasts from its first step until the next stage's first step.
+    // A vmlinux stage lasts from its first step until the next stage's
+    // first step; the modules stage from its first step to its last.
     let end = Instant::now();
-    let seen: Vec<(Stage, Instant)> =
-        Stage::ALL.iter().filter_map(|s| first_seen[*s as usize].map(|t| (*s, t))).collect();
-    let stages: Vec<StageTime> = seen
+    let seen: Vec<(Stage, Instant)> = Stage::ALL
+        .iter()
+        .filter(|s| **s != Stage::Modules)
+        .filter_map(|s| first_seen[*s as usize].map(|t| (*s, t)))
+        .collect();
+    let mut stages: Vec<StageTime> = seen
         .iter()
         .enumerate()
         .map(|(k, (s, t))| {
@@ -248,6 +268,18 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
         if let Some(last) = stages.last() {
             display.finish_stage(last.stage, last);
         }
+    }
+    if let (Some(first), Some(last)) = (first_seen[Stage::Modules as usize].or(modules_first), modules_last) {
+        let time = StageTime {
+            stage: Stage::Modules,
+            steps: counts[Stage::Modules as usize],
+            start: first.duration_since(started).as_secs_f64(),
+            seconds: last.duration_since(first).as_secs_f64(),
+        };
+        if status.success() {
+            display.finish_stage(Stage::Modules, &time);
+        }
+        stages.push(time);
     }
     display.clear();
     writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;

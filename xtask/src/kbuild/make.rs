@@ -24,6 +24,8 @@ pub struct Kbuild {
     /// Variables for make's environment (never set on the tool's own process).
     pub env: Vec<(String, String)>,
     pub runner: Jobs,
+    /// Build the modules too when the config has CONFIG_MODULES=y.
+    pub modules: bool,
 }
 
 impl Kbuild {
@@ -45,9 +47,19 @@ impl Kbuild {
         v
     }
 
-    /// What `build` makes: vmlinux and the architecture's boot image.
+    /// What `build` makes: vmlinux and the architecture's boot image, and
+    /// the modules when the config has them, as make's default target would.
     pub fn kernel_targets(&self) -> Vec<String> {
-        vec!["vmlinux".to_string(), self.arch.image_target.clone()]
+        let mut targets = vec!["vmlinux".to_string(), self.arch.image_target.clone()];
+        if self.modules && self.config_has_modules() {
+            targets.push("modules".to_string());
+        }
+        targets
+    }
+
+    /// Whether the object tree's .config enables loadable modules.
+    pub fn config_has_modules(&self) -> bool {
+        std::fs::read_to_string(self.path(".config")).is_ok_and(|c| c.lines().any(|l| l == "CONFIG_MODULES=y"))
     }
 
     pub fn command(&self, targets: &[String]) -> Cmd {
@@ -84,6 +96,7 @@ mod tests {
             jobs: 2,
             env: vec![("LOCALVERSION".into(), String::new())],
             runner: Jobs::Local,
+            modules: true,
         }
     }
 
@@ -97,5 +110,17 @@ mod tests {
         let k = kbuild(Some("/tmp/o"));
         assert_eq!(k.argv(&["olddefconfig".into()])[..4], ["make", "-C", "/src/linux", "O=/tmp/o"]);
         assert_eq!(k.command(&[]).display(), "LOCALVERSION= make -C /src/linux O=/tmp/o LLVM=-19 ARCH=riscv -j2");
+    }
+
+    #[test]
+    fn builds_modules_when_the_config_has_them_unless_told_not_to() {
+        let out = tempfile::tempdir().unwrap();
+        let mut k = kbuild(Some(out.path().to_str().unwrap()));
+        std::fs::write(out.path().join(".config"), "# CONFIG_MODULES is not set\n").unwrap();
+        assert_eq!(k.kernel_targets(), ["vmlinux", "Image"]);
+        std::fs::write(out.path().join(".config"), "CONFIG_MODULES=y\nCONFIG_MODULE_UNLOAD=y\n").unwrap();
+        assert_eq!(k.kernel_targets(), ["vmlinux", "Image", "modules"]);
+        k.modules = false;
+        assert_eq!(k.kernel_targets(), ["vmlinux", "Image"]);
     }
 }

@@ -55,6 +55,8 @@ pub struct BuildSpec {
     pub wait: bool,
     /// Back-end jobs on a remote engine; None: no launcher, make as always.
     pub remote: Option<RemoteSpec>,
+    /// Build the modules too when the config has CONFIG_MODULES=y.
+    pub modules: bool,
 }
 
 impl BuildSpec {
@@ -74,6 +76,7 @@ impl BuildSpec {
             read_only: false,
             wait: false,
             remote: None,
+            modules: true,
         }
     }
 
@@ -142,7 +145,16 @@ impl Session {
             }
             _ => Jobs::Local,
         };
-        let kb = Kbuild { tree: tree.root.clone(), objtree, arch: spec.arch, toolchain, jobs, env: spec.env, runner };
+        let kb = Kbuild {
+            tree: tree.root.clone(),
+            objtree,
+            arch: spec.arch,
+            toolchain,
+            jobs,
+            env: spec.env,
+            runner,
+            modules: spec.modules,
+        };
         Ok(Self {
             tree,
             layout,

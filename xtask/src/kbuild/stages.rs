@@ -15,10 +15,15 @@ pub enum Stage {
     /// In-process ThinLTO's `vmlinux.o` link: thin-link and back-end inside ld.lld.
     LtoLink,
     FinalLink,
+    /// Loadable modules after their compiles: module links (in-process
+    /// ThinLTO inside `ld.lld -r` for a module of several objects), modpost,
+    /// `.mod.o` and `.ko`. It runs beside the vmlinux stages, not after them.
+    Modules,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::LtoLink, Stage::FinalLink];
+    pub const ALL: [Stage; 6] =
+        [Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::LtoLink, Stage::FinalLink, Stage::Modules];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -27,6 +32,7 @@ impl Stage {
             Stage::BackEnd => "back-end",
             Stage::LtoLink => "LTO link",
             Stage::FinalLink => "final link",
+            Stage::Modules => "modules",
         }
     }
 }
@@ -43,8 +49,10 @@ pub enum Pipeline {
 impl Pipeline {
     pub fn stages(self) -> &'static [Stage] {
         match self {
-            Pipeline::Distributed(_) => &[Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::FinalLink],
-            Pipeline::InProcess => &[Stage::FrontEnd, Stage::LtoLink, Stage::FinalLink],
+            Pipeline::Distributed(_) => {
+                &[Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::FinalLink, Stage::Modules]
+            }
+            Pipeline::InProcess => &[Stage::FrontEnd, Stage::LtoLink, Stage::FinalLink, Stage::Modules],
         }
     }
 }
@@ -87,8 +95,13 @@ impl Tracker {
         Self { pipeline, stage: Stage::FrontEnd }
     }
 
-    /// The stage of this step, and whether it is a compile (or link) worth counting.
+    /// The stage of this step, and whether it is a compile (or link) worth
+    /// counting. A module step is of the modules stage and leaves the
+    /// vmlinux stages where they are.
     pub fn observe(&mut self, step: &Step) -> (Stage, bool) {
+        if is_module_step(step) {
+            return (Stage::Modules, step.tag == "LD [M]");
+        }
         let t = step.target.as_str();
         let name = t.rsplit('/').next().unwrap_or(t);
         let links_vmlinux_o = name == "vmlinux.o" && step.tag == "LD";
@@ -116,9 +129,19 @@ impl Tracker {
             Stage::FrontEnd => matches!(step.tag.as_str(), "CC" | "AS" | "CC [M]" | "AS [M]") && t.ends_with(".o"),
             Stage::ThinLink | Stage::LtoLink | Stage::FinalLink => step.tag == "LD",
             Stage::BackEnd => step.tag == "CC" && matches!(self.pipeline, Pipeline::Distributed(l) if l.is_native(t)),
+            Stage::Modules => step.tag == "LD [M]",
         };
         (self.stage, counted)
     }
+}
+
+/// Module work after the compiles: `LD [M]`, `MODPOST`, `*.mod.o`, and any
+/// `[M]` step on something other than an object (`BTF [M] x.ko`).
+fn is_module_step(step: &Step) -> bool {
+    step.tag == "MODPOST"
+        || step.tag == "LD [M]"
+        || step.target.ends_with(".mod.o")
+        || step.tag.ends_with(" [M]") && !step.target.ends_with(".o")
 }
 
 #[cfg(test)]
@@ -196,6 +219,39 @@ mod tests {
             [FrontEnd, FrontEnd, ThinLink, BackEnd, BackEnd, FinalLink]
         );
         assert_eq!(got.iter().filter(|g| g.1).count(), 4);
+    }
+
+    #[test]
+    fn module_steps_are_their_own_stage_beside_vmlinux() {
+        use Stage::*;
+        let got = run(
+            Pipeline::Distributed(Layout::get("v3").unwrap()),
+            &[
+                "  CC [M]  fs/configfs/inode.o",
+                "  LD [M]  fs/configfs/configfs.o",
+                "  CC      init/main.o",
+                "  LD      vmlinux.thinlink",
+                "  MODPOST Module.symvers",
+                "  CC [M]  fs/configfs/configfs.mod.o",
+                "  CC     init/main.o_thinlto_native",
+                "  LD [M]  fs/configfs/configfs.ko",
+                "  LD      vmlinux.o",
+            ],
+        );
+        assert_eq!(
+            got,
+            [
+                (FrontEnd, true),
+                (Modules, true),
+                (FrontEnd, true),
+                (ThinLink, true),
+                (Modules, false),
+                (Modules, false),
+                (BackEnd, true),
+                (Modules, true),
+                (FinalLink, true)
+            ]
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 /*
  * thindist boot check: the whole userspace of the test initramfs.
- * Writes a marker line with the kernel release to the console, then
- * powers the machine off with the reboot system call. No libc: each
- * architecture's system call instruction and numbers are below.
+ * Loads the modules the initramfs carries (/m0.ko, /m1.ko, ...) with
+ * finit_module(2), writes a marker line with the kernel release and the
+ * number of modules loaded to the console (or, when a load fails, a line
+ * saying which and why, and no marker), then powers the machine off with
+ * the reboot system call. No libc: each architecture's system call
+ * instruction and numbers are below.
  */
 #define LINUX_REBOOT_MAGIC1 0xfee1deadL
 #define LINUX_REBOOT_MAGIC2 672274793L
@@ -12,6 +15,8 @@
 #define NR_write 1
 #define NR_uname 63
 #define NR_reboot 169
+#define NR_openat 257
+#define NR_finit_module 313
 static long sys3(long n, long a, long b, long c)
 {
 	long r;
@@ -23,6 +28,8 @@ static long sys3(long n, long a, long b, long c)
 #define NR_write 64
 #define NR_uname 160
 #define NR_reboot 142
+#define NR_openat 56
+#define NR_finit_module 273
 #if defined(__aarch64__)
 #define SYSCALL "svc 0"
 #define NR_REG "x8"
@@ -84,19 +91,68 @@ static unsigned long append(char *buf, unsigned long at, const char *s)
 	return at;
 }
 
+static unsigned long append_number(char *buf, unsigned long at, unsigned long v)
+{
+	char digits[24];
+	int n = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < 24);
+	while (n && at < 255)
+		buf[at++] = digits[--n];
+	return at;
+}
+
+#define AT_FDCWD (-100L)
+#define MAX_MODULES 10
+
+/* Loads /m0.ko, /m1.ko, ... until one is missing. Returns how many loaded,
+ * or -1 after writing which one failed and its error. */
+static long load_modules(char *line)
+{
+	static char path[] = "/m0.ko";
+	long loaded = 0;
+
+	for (int i = 0; i < MAX_MODULES; i++) {
+		path[2] = (char)('0' + i);
+		long fd = sys3(NR_openat, AT_FDCWD, (long)path, 0);
+		if (fd < 0)
+			break;
+		long r = sys3(NR_finit_module, fd, (long)"", 0);
+		if (r != 0) {
+			unsigned long n = append(line, 0, "\nTHINDIST-MODULE-FAILED ");
+			n = append(line, n, path);
+			n = append(line, n, " errno=");
+			n = append_number(line, n, (unsigned long)-r);
+			n = append(line, n, "\n");
+			sys3(NR_write, 1, (long)line, (long)n);
+			return -1;
+		}
+		loaded++;
+	}
+	return loaded;
+}
+
 void _start(void)
 {
 	static struct utsname u;
 	static char line[256];
 	unsigned long n = 0;
 
+	long modules = load_modules(line);
+
 	sys3(NR_uname, (long)&u, 0, 0);
-	n = append(line, n, "\nTHINDIST-BOOT-OK release=");
-	n = append(line, n, u.release);
-	n = append(line, n, " machine=");
-	n = append(line, n, u.machine);
-	n = append(line, n, "\n");
-	sys3(NR_write, 1, (long)line, (long)n);
+	if (modules >= 0) {
+		n = append(line, n, "\nTHINDIST-BOOT-OK release=");
+		n = append(line, n, u.release);
+		n = append(line, n, " machine=");
+		n = append(line, n, u.machine);
+		n = append(line, n, " modules=");
+		n = append_number(line, n, (unsigned long)modules);
+		n = append(line, n, "\n");
+		sys3(NR_write, 1, (long)line, (long)n);
+	}
 	sys3(NR_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF);
 	for (;;)
 		;

@@ -8,7 +8,7 @@ use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exec::interrupt;
 use crate::exec::Cmd;
@@ -20,6 +20,7 @@ use crate::kbuild::session::Session;
 
 const INIT_C: &str = include_str!("init.c");
 const MARKER: &str = "THINDIST-BOOT-OK";
+const MODULE_FAILED: &str = "THINDIST-MODULE-FAILED";
 const PANIC: &str = "Kernel panic - not syncing";
 const TAIL: usize = 40;
 
@@ -30,6 +31,39 @@ pub enum Outcome {
     KernelPanic,
     TimedOut,
     NoMarker,
+    /// /init could not load a module the initramfs carries.
+    ModuleFailed,
+}
+
+/// A module the boot check loads, from `configs/boot-modules.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BootModule {
+    /// The `.ko` in the object tree.
+    pub path: String,
+    /// A line it prints when it loads.
+    #[serde(default)]
+    pub says: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BootModules {
+    module: Vec<BootModule>,
+}
+
+/// The modules to carry: those listed that the build made, in the list's
+/// order; else the first module of the build; none for a build without modules.
+pub fn modules_to_carry(objtree: &Path) -> Result<Vec<BootModule>> {
+    let Some(built) = crate::checks::modules::modules_of(objtree) else { return Ok(Vec::new()) };
+    let file = home::project_root().join("configs/boot-modules.toml");
+    let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let listed: BootModules =
+        toml_edit::de::from_str(&text).with_context(|| format!("{} is not a valid list of modules", file.display()))?;
+    let carried: Vec<BootModule> = listed.module.into_iter().filter(|m| built.contains(&m.path)).collect();
+    Ok(match (carried.is_empty(), built.first()) {
+        (true, Some(first)) => vec![BootModule { path: first.clone(), says: None }],
+        _ => carried,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -43,6 +77,12 @@ pub struct BootReport {
     pub release: Option<String>,
     pub seconds_to_marker: Option<f64>,
     pub powered_off: bool,
+    /// The modules /init loaded, as carried (`/m0.ko` is the first).
+    pub modules: Vec<String>,
+    /// What the marker says /init loaded.
+    pub modules_loaded: Option<usize>,
+    /// The lines the carried modules print that the console showed.
+    pub module_lines_seen: Vec<String>,
     pub qemu: Vec<String>,
     pub console_tail: Vec<String>,
 }
@@ -83,11 +123,24 @@ pub fn check_bootable(qemu: &Qemu, config: &Values) -> Result<()> {
 pub fn boot_built(session: &Session, qemu: &Qemu, append: Option<&str>, timeout: Duration) -> Result<BootReport> {
     let work = session.kb.path("thindist-boot");
     std::fs::create_dir_all(&work)?;
-    let initramfs = make_initramfs(&session.kb, &work)?;
+    let modules = modules_to_carry(&session.kb.objtree)?;
+    let initramfs = make_initramfs(&session.kb, &work, &modules)?;
     let image = session.kb.path(&session.kb.arch.image);
     let argv = qemu_argv(qemu, &image, &initramfs, append);
     println!("booting: {}", argv.join(" "));
-    let mut report = boot(&argv, timeout)?;
+    let says: Vec<String> = modules.iter().filter_map(|m| m.says.clone()).collect();
+    let mut report = boot(&argv, timeout, &says)?;
+    report.modules = modules.iter().map(|m| m.path.clone()).collect();
+    let all_loaded = report.modules_loaded == Some(modules.len()) && report.module_lines_seen.len() == says.len();
+    if report.outcome == Outcome::Booted && !all_loaded {
+        let missing: Vec<&String> = says.iter().filter(|s| !report.module_lines_seen.contains(s)).collect();
+        report.outcome = Outcome::ModuleFailed;
+        report.reason = format!(
+            "/init loaded {:?} of {} modules; module lines not seen: {missing:?}",
+            report.modules_loaded,
+            modules.len()
+        );
+    }
     report.arch = session.kb.arch.name.clone();
     report.kernel_version = session.tree.version.to_string();
     report.series = session.series.clone();
@@ -97,7 +150,7 @@ pub fn boot_built(session: &Session, qemu: &Qemu, append: Option<&str>, timeout:
 
 /// A static /init built by the kernel's own clang for the target, in a newc cpio
 /// with /dev/console, so the kernel can give init its console.
-fn make_initramfs(kb: &Kbuild, work: &Path) -> Result<PathBuf> {
+fn make_initramfs(kb: &Kbuild, work: &Path, modules: &[BootModule]) -> Result<PathBuf> {
     let source = work.join("init.c");
     let init = work.join("init");
     std::fs::write(&source, INIT_C)?;
@@ -111,11 +164,15 @@ fn make_initramfs(kb: &Kbuild, work: &Path) -> Result<PathBuf> {
         .context("cannot compile the boot check's /init")?;
     let init_bytes = std::fs::read(&init)?;
     let cpio_path = work.join("initramfs.cpio");
-    let entries = vec![
+    let mut entries = vec![
         (cpio::NewcBuilder::new("dev").mode(0o040755).nlink(2), Vec::new()),
         (cpio::NewcBuilder::new("dev/console").mode(0o020600).rdev_major(5).rdev_minor(1), Vec::new()),
         (cpio::NewcBuilder::new("init").mode(0o100755), init_bytes),
     ];
+    for (i, m) in modules.iter().enumerate() {
+        let data = std::fs::read(kb.path(&m.path)).with_context(|| format!("cannot read module {}", m.path))?;
+        entries.push((cpio::NewcBuilder::new(&format!("m{i}.ko")).mode(0o100644), data));
+    }
     let file = std::fs::File::create(&cpio_path)?;
     cpio::write_cpio(entries.into_iter().map(|(b, data)| (b, std::io::Cursor::new(data))), file)?;
     Ok(cpio_path)
@@ -146,7 +203,7 @@ fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> 
 }
 
 /// Runs QEMU until the marker, a panic, its exit or the timeout; QEMU never outlives this.
-pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
+pub fn boot(argv: &[String], timeout: Duration, module_lines: &[String]) -> Result<BootReport> {
     let run = Cmd::from_argv(argv).follow().context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
     let (mut child, rx) = (run.child, run.lines);
     let guard = interrupt::Guard::new(child.id());
@@ -156,6 +213,8 @@ pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
     let mut reason = String::new();
     let mut release = None;
     let mut seconds = None;
+    let mut modules_loaded = None;
+    let mut module_lines_seen: Vec<String> = Vec::new();
     // After the marker or a panic, give QEMU a moment to stop by itself.
     let mut settle_until: Option<Instant> = None;
     loop {
@@ -172,13 +231,26 @@ pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
                     tail.pop_front();
                 }
                 tail.push_back(line.clone());
+                for said in module_lines.iter().filter(|s| line.contains(s.as_str())) {
+                    if !module_lines_seen.contains(said) {
+                        module_lines_seen.push(said.clone());
+                    }
+                }
                 if outcome.is_none() {
                     if let Some(rest) = line.split(MARKER).nth(1) {
                         outcome = Some(Outcome::Booted);
                         seconds = Some(start.elapsed().as_secs_f64());
                         release = rest.split_whitespace().find_map(|w| w.strip_prefix("release=")).map(str::to_string);
+                        modules_loaded = rest
+                            .split_whitespace()
+                            .find_map(|w| w.strip_prefix("modules="))
+                            .and_then(|n| n.parse().ok());
                         reason = format!("marker seen after {:.1}s", start.elapsed().as_secs_f64());
                         settle_until = Some(Instant::now() + Duration::from_secs(10));
+                    } else if let Some(rest) = line.split(MODULE_FAILED).nth(1) {
+                        outcome = Some(Outcome::ModuleFailed);
+                        reason = format!("/init could not load a module:{rest}");
+                        settle_until = Some(Instant::now() + Duration::from_secs(3));
                     } else if line.contains(PANIC) {
                         outcome = Some(Outcome::KernelPanic);
                         reason = format!(
@@ -223,6 +295,9 @@ pub fn boot(argv: &[String], timeout: Duration) -> Result<BootReport> {
         release,
         seconds_to_marker: seconds,
         powered_off: exited && outcome == Outcome::Booted,
+        modules: Vec::new(),
+        modules_loaded,
+        module_lines_seen,
         qemu: argv.to_vec(),
         console_tail: tail.into(),
     })
@@ -237,12 +312,41 @@ pub fn print(r: &BootReport) {
             if r.powered_off { "yes" } else { "no (QEMU stopped)" }
         );
     }
+    if !r.modules.is_empty() {
+        println!(
+            "  modules loaded by /init: {} of {} ({}); their lines seen: {:?}",
+            r.modules_loaded.map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
+            r.modules.len(),
+            r.modules.join(", "),
+            r.module_lines_seen
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::kbuild::arch::Arch;
+
+    #[test]
+    fn carries_the_listed_modules_the_build_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = |d: &Path| modules_to_carry(d).unwrap().into_iter().map(|m| m.path).collect::<Vec<_>>();
+        assert!(paths(dir.path()).is_empty());
+        std::fs::write(dir.path().join("modules.order"), "lib/test-kstrtox.o\n").unwrap();
+        assert_eq!(paths(dir.path()), ["lib/test-kstrtox.ko"]);
+        std::fs::write(
+            dir.path().join("modules.order"),
+            "fs/configfs/configfs.o\nlib/test-kstrtox.o\nlib/test_hexdump.o\n",
+        )
+        .unwrap();
+        let carried = modules_to_carry(dir.path()).unwrap();
+        assert_eq!(
+            carried.iter().map(|m| m.path.as_str()).collect::<Vec<_>>(),
+            ["lib/test_hexdump.ko", "fs/configfs/configfs.ko"]
+        );
+        assert_eq!(carried[0].says.as_deref(), Some("test_hexdump: all"));
+    }
 
     #[test]
     fn qemu_argv_per_arch() {

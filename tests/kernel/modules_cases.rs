@@ -1,0 +1,74 @@
+//! Loadable modules with THIN_DIST (issue #13): the small modules config
+//! (`configs/modules.config`) built with its modules, every `.ko` validated,
+//! validate biting on a broken module, and a boot that loads modules.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::fixtures;
+use crate::support::*;
+
+/// `validate` on a built out dir fails naming `path` with `reason`.
+fn validate_names(state: &Path, out: &Path, path: &str, reason: &str) -> Result {
+    let run = xtask(state, &["validate", "--arch", "x86_64", "--out", out.to_str().unwrap()]);
+    let line = format!("FAIL {path}: {reason}");
+    check(run.code != 0 && run.stdout.contains(&line), format!("validate should say `{line}`:\n{}", run.all()))
+}
+
+/// The modules config builds vmlinux and its three modules (one of six
+/// objects), with a modules stage; validate checks each `.ko` and bites on
+/// an IR object in place of one, a module of the wrong machine, and a
+/// module needing a symbol nobody exports. Each file is put back after.
+pub fn build_validate_and_bites() -> Result {
+    let (_d, state) = fixtures::setup_612()?;
+    let k = fixtures::kernel_612_modules()?;
+    let counts = &k.report["validation"]["counts"];
+    check(counts["module"] == 3, format!("three modules validated: {counts}"))?;
+    let stages: Vec<&str> =
+        k.report["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    check(stages.contains(&"modules"), format!("a modules stage: {stages:?}"))?;
+    xtask(&state, &["validate", "--arch", "x86_64", "--out", k.out.to_str().unwrap()]).ok()?;
+
+    let ko = "fs/configfs/configfs.ko";
+    {
+        let _r = Restore::new(k.out.join(ko));
+        std::fs::copy(k.out.join("fs/configfs/inode.o"), k.out.join(ko)).unwrap();
+        validate_names(&state, &k.out, ko, "is LLVM IR bitcode")?;
+    }
+    {
+        let riscv = fixtures::kernel_612("riscv")?.out;
+        let _r = Restore::new(k.out.join(ko));
+        std::fs::copy(riscv.join("init/main.o_thinlto_native"), k.out.join(ko)).unwrap();
+        validate_names(&state, &k.out, ko, "ELF for machine 243, expected 62 (wrong architecture)")?;
+    }
+    let symvers = k.out.join("Module.symvers");
+    let _r = Restore::new(symvers.clone());
+    let text = std::fs::read_to_string(&symvers).unwrap();
+    let without: String =
+        text.lines().filter(|l| !l.contains("\thex_dump_to_buffer\t")).map(|l| format!("{l}\n")).collect();
+    check(without.len() < text.len(), "vmlinux exports hex_dump_to_buffer")?;
+    std::fs::write(&symvers, without).unwrap();
+    validate_names(&state, &k.out, "lib/test_hexdump.ko", "needs 1 symbols nobody exports: hex_dump_to_buffer")
+}
+
+/// A kernel with the modules config boots and its /init loads two modules
+/// with finit_module(2), one of six objects; the one that prints is seen.
+pub fn boot_loads_modules() -> Result {
+    let (_d, state) = fixtures::setup_612()?;
+    let out = fixtures::out_dir("612-x86_64-modules-boot");
+    let json = out.with_extension("json");
+    let o = out.to_str().unwrap();
+    xtask(
+        &state,
+        &["boot", "--arch", "x86_64", "--fragment", "modules.config", "--out", o, "--json", json.to_str().unwrap()],
+    )
+    .ok()?;
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    check(r["outcome"] == "booted", format!("booted: {}", r["reason"]))?;
+    check(r["modules_loaded"] == 2, format!("two modules loaded: {}", r["modules_loaded"]))?;
+    check(
+        r["module_lines_seen"].to_string().contains("test_hexdump: all"),
+        format!("the module's line is seen: {}", r["module_lines_seen"]),
+    )
+}
