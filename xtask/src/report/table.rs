@@ -35,6 +35,9 @@ pub fn render(r: &CompareReport) -> String {
     row("", a.mode.name().into(), d.mode.name().into(), "ratio".into());
     for s in Stage::ALL {
         let (x, y) = (stage(a, s), stage(d, s));
+        if s == Stage::Modules && x.is_none() && y.is_none() {
+            continue; // a config without modules
+        }
         let in_link =
             matches!(s, Stage::ThinLink | Stage::BackEnd) && x.is_none() && stage(a, Stage::LtoLink).is_some();
         let name =
