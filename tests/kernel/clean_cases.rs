@@ -13,8 +13,18 @@ use crate::support::*;
 fn clean_check(state: &Path, tree: &Path, checks: &str) -> (Run, Value) {
     let json = tree.with_extension("clean-check.json");
     let _ = std::fs::remove_file(&json);
-    let mut args =
-        vec!["--kernel", tree.to_str().unwrap(), "clean-check", "--arch", "x86_64", "--json", json.to_str().unwrap()];
+    // The small modules config: every check covers module artifacts too, and check 8 a module source.
+    let mut args = vec![
+        "--kernel",
+        tree.to_str().unwrap(),
+        "clean-check",
+        "--arch",
+        "x86_64",
+        "--fragment",
+        "modules.config",
+        "--json",
+        json.to_str().unwrap(),
+    ];
     if !checks.is_empty() {
         args.extend(["--checks", checks]);
     }
@@ -127,7 +137,8 @@ pub fn bites_on_clean_rule() -> Result {
 }
 
 /// Every check, in the report's order.
-const ALL_CHECKS: [&str; 7] = ["ignore", "clean", "mrproper", "noop", "one-file", "incremental", "deleted-native"];
+const ALL_CHECKS: [&str; 8] =
+    ["ignore", "clean", "mrproper", "noop", "one-file", "incremental", "deleted-native", "module-one-file"];
 
 fn names(report: &Value) -> Vec<&str> {
     report["checks"].as_array().map(|a| a.iter().map(|c| c["check"].as_str().unwrap()).collect()).unwrap_or_default()
@@ -139,7 +150,7 @@ pub fn passes_on_612_series() -> Result {
     let tree = fixtures::clean_tree_612()?;
     let (run, report) = clean_check(&state, &tree, "");
     run.ok()?;
-    check(names(&report) == ALL_CHECKS, format!("all seven checks: {:?}", names(&report)))?;
+    check(names(&report) == ALL_CHECKS, format!("all eight checks: {:?}", names(&report)))?;
     check(report["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "all pass")
 }
 
@@ -181,6 +192,17 @@ pub fn deleted_native_bites_before_0009() -> Result {
     )
 }
 
+/// Every module relinked on every make (modfinal's `if_changed` made an
+/// unconditional `cmd`): touching one module source relinks the others too.
+pub fn module_one_file_bites_on_unconditional_ko_link() -> Result {
+    bites(
+        &fixtures::clean_tree_612()?,
+        edited("scripts/Makefile.modfinal", "+$(call if_changed_except,ld_ko_o,vmlinux)", "+$(call cmd,ld_ko_o)"),
+        "module-one-file",
+        &["other modules' steps ran: ", "lib/test_hexdump.ko"],
+    )
+}
+
 /// Linux 7.3 with series linux-7 on mainline's THIN_DIST passes every
 /// check. Reverting the series' patch gives mainline as it is: its one-file
 /// rebuild recompiles every native (lld rewrites every index), and a
@@ -191,7 +213,7 @@ pub fn series_73_and_mainline() -> Result {
     let tree = fixtures::clone_of(&tree_73(), "clean-73");
     xtask(&state, &["setup", tree.to_str().unwrap(), "--series", "linux-7"]).ok()?;
     let (run, report) = clean_check(&state, &tree, "");
-    check(names(&report) == ALL_CHECKS, format!("all seven checks ran: {:?}\n{}", names(&report), run.all()))?;
+    check(names(&report) == ALL_CHECKS, format!("all eight checks ran: {:?}\n{}", names(&report), run.all()))?;
     let failed: Vec<String> = report["checks"]
         .as_array()
         .unwrap()

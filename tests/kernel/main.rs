@@ -54,6 +54,7 @@ fn main() {
         ("clean_check::passes_on_612_series", clean_cases::passes_on_612_series),
         ("clean_check::bites_on_index_mtime", clean_cases::bites_on_index_mtime),
         ("clean_check::bites_on_index_content", clean_cases::bites_on_index_content),
+        ("clean_check::module_one_file_bites", clean_cases::module_one_file_bites_on_unconditional_ko_link),
         ("clean_check::deleted_native_bites_before_0009", clean_cases::deleted_native_bites_before_0009),
         ("clean_check::series_73_and_mainline", clean_cases::series_73_and_mainline),
         ("compare::refuses_a_foreign_out_dir", compare_cases::refuses_a_foreign_out_dir),

@@ -5,6 +5,7 @@ pub mod artifact;
 pub mod boot;
 pub mod clean;
 pub mod equivalence;
+pub mod module_equivalence;
 pub mod modules;
 pub mod natives;
 pub mod validate;

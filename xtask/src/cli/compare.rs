@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::checks::boot::{self, BootReport, Outcome};
 use crate::checks::equivalence::{self, Image, Verdict};
+use crate::checks::module_equivalence;
 use crate::cli::args::{ArchArg, ConfigArgs, Global, ToolArgs};
 use crate::home;
 use crate::kbuild::driver::MakeRun;
@@ -117,6 +118,7 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
     let validation = dist.validate()?;
     let images = builds.iter().map(|b| Image::read(&b.kb.path("vmlinux"))).collect::<Result<Vec<_>>>()?;
     let equivalence = equivalence::compare(&images[0], &images[1]);
+    let modules_equivalence = module_equivalence::compare(&builds[0].kb.objtree, &builds[1].kb.objtree)?;
     let mut boots: Vec<Option<BootReport>> = Vec::new();
     for b in &builds {
         boots.push(match &qemu {
@@ -160,6 +162,7 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         modes,
         ratios,
         equivalence,
+        modules_equivalence,
         config_differences,
         remote: fulls.iter().map(|f| f.remote.clone()).collect(),
         projection: projection(&builds, &fulls),
@@ -215,6 +218,9 @@ fn verdict(report: &CompareReport) -> Result<()> {
     let mut problems = Vec::new();
     if report.equivalence.verdict == Verdict::Different {
         problems.push(format!("the kernels differ: {}", report.equivalence.reasons.join("; ")));
+    }
+    if let Some(m) = report.modules_equivalence.as_ref().filter(|m| m.verdict == Verdict::Different) {
+        problems.push(format!("the modules differ: {}", m.summary()));
     }
     for m in &report.modes {
         if let Some(b) = m.boot.as_ref().filter(|b| b.outcome != Outcome::Booted) {

@@ -14,7 +14,12 @@ pub const TOUCHED: &str = "kernel/fork.c";
 
 /// A one-file change as make sees it: the file's mtime moves to now.
 pub fn touch_one_file(tree: &Path) -> Result<()> {
-    let file = tree.join(TOUCHED);
+    touch(tree, TOUCHED)
+}
+
+/// Moves the mtime of `file` in `tree` to now, as `touch` does.
+pub fn touch(tree: &Path, file: &str) -> Result<()> {
+    let file = tree.join(file);
     std::fs::File::options()
         .write(true)
         .open(&file)?

@@ -8,6 +8,7 @@ use crate::report::projection::Projection;
 
 use crate::checks::boot::BootReport;
 use crate::checks::equivalence::Equivalence;
+use crate::checks::module_equivalence::ModulesEquivalence;
 use crate::checks::validate::Validation;
 use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
@@ -56,6 +57,8 @@ pub struct CompareReport {
     pub modes: Vec<ModeReport>,
     pub ratios: Ratios,
     pub equivalence: Equivalence,
+    /// The modules, when the config builds any.
+    pub modules_equivalence: Option<ModulesEquivalence>,
     /// Config symbols that differ beyond the LTO choice itself (expected: none).
     pub config_differences: Vec<String>,
     /// With --remote: where each mode's compiles ran, and the scale-out projection.

@@ -92,6 +92,9 @@ pub fn render(r: &CompareReport) -> String {
     };
     let _ = writeln!(out, "  symbols only in in-process: {}", listed(&e.only_in_process));
     let _ = writeln!(out, "  symbols only in thin-dist:  {}", listed(&e.only_thin_dist));
+    if let Some(m) = &r.modules_equivalence {
+        let _ = writeln!(out, "  modules: {}", m.summary());
+    }
     if !r.config_differences.is_empty() {
         let _ = writeln!(out, "  config differs beyond the LTO choice: {}", r.config_differences.join("; "));
     }
