@@ -5,35 +5,68 @@ use serde_json::Value;
 use crate::fixtures::{out_dir, setup_612, setup_73};
 use crate::support::*;
 
-fn boot(state: &std::path::Path, arch: &str, out: &str, version: &str) -> Result {
+/// Which config a boot case builds: the boot fragment alone, or with the
+/// small modules config, whose two modules /init then loads.
+#[derive(Clone, Copy, PartialEq)]
+enum Modules {
+    No,
+    Load,
+}
+
+fn boot(state: &std::path::Path, arch: &str, out: &str, version: &str, modules: Modules) -> Result {
     let out = out_dir(out);
     let json = out.with_extension("json");
-    xtask(state, &["boot", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()]).ok()?;
+    let mut args = vec!["boot", "--arch", arch, "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    if modules == Modules::Load {
+        args.extend(["--fragment", "modules.config"]);
+    }
+    xtask(state, &args).ok()?;
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     check(r["outcome"] == "booted", format!("outcome {}", r["outcome"]))?;
     let release = r["release"].as_str().unwrap_or_default();
     check(release.starts_with(version), format!("the kernel reported release {release}, expected {version}.*"))?;
-    check(r["seconds_to_marker"].as_f64().is_some_and(|s| s > 0.0), "time to marker recorded")
+    check(r["seconds_to_marker"].as_f64().is_some_and(|s| s > 0.0), "time to marker recorded")?;
+    if modules == Modules::Load {
+        check(r["modules_loaded"] == 2, format!("two modules loaded: {}", r["modules_loaded"]))?;
+        let seen = r["module_lines_seen"].to_string();
+        check(seen.contains("test_hexdump: all"), format!("the module's line is seen: {seen}"))?;
+    }
+    Ok(())
 }
 
 pub fn x86_64_612() -> Result {
     let (_d, state) = setup_612()?;
-    boot(&state, "x86_64", "612-x86_64-boot", "6.12.")
+    boot(&state, "x86_64", "612-x86_64-boot", "6.12.", Modules::No)
 }
 
-pub fn riscv_612() -> Result {
+/// With the modules config: /init loads its two modules.
+pub fn riscv_612_modules() -> Result {
     let (_d, state) = setup_612()?;
-    boot(&state, "riscv", "612-riscv-boot", "6.12.")
+    boot(&state, "riscv", "612-riscv-modules-boot", "6.12.", Modules::Load)
 }
 
-pub fn arm64_612() -> Result {
+/// With the modules config: /init loads its two modules.
+pub fn arm64_612_modules() -> Result {
     let (_d, state) = setup_612()?;
-    boot(&state, "arm64", "612-arm64-boot", "6.12.")
+    boot(&state, "arm64", "612-arm64-modules-boot", "6.12.", Modules::Load)
 }
 
-pub fn x86_64_73_mainline() -> Result {
+/// 7.3 (mainline's THIN_DIST with series linux-7) with the modules config.
+pub fn x86_64_73_modules() -> Result {
     let (_d, state) = setup_73()?;
-    boot(&state, "x86_64", "73-x86_64-boot", "7.3.")
+    boot(&state, "x86_64", "73-x86_64-modules-boot", "7.3.", Modules::Load)
+}
+
+/// Long: 7.3 on arm64 with the modules config.
+pub fn arm64_73_modules() -> Result {
+    let (_d, state) = setup_73()?;
+    boot(&state, "arm64", "73-arm64-modules-boot", "7.3.", Modules::Load)
+}
+
+/// Long: 7.3 on riscv with the modules config.
+pub fn riscv_73_modules() -> Result {
+    let (_d, state) = setup_73()?;
+    boot(&state, "riscv", "73-riscv-modules-boot", "7.3.", Modules::Load)
 }
 
 /// Without initramfs support there is nothing to run: said before any build.

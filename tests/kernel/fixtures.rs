@@ -80,10 +80,13 @@ pub fn kernel_612(arch: &str) -> Result<Kernel> {
     kernel(&format!("612-{arch}"), &state, arch, &[])
 }
 
-/// `612-x86_64-modules`: 6.12 with our series, tinyconfig + `configs/modules.config`.
+/// `612-x86_64-modules`: 6.12 with our series, tinyconfig + the boot
+/// fragment + `configs/modules.config`, in the order `boot` puts them, so
+/// that `boot --fragment modules.config` boots this build without rebuilding.
 pub fn kernel_612_modules() -> Result<Kernel> {
     let (_d, state) = setup_612()?;
-    kernel("612-x86_64-modules", &state, "x86_64", &["--fragment", "modules.config"])
+    let fragments = ["--fragment", "boot-x86_64.config", "--fragment", "modules.config"];
+    kernel("612-x86_64-modules", &state, "x86_64", &fragments)
 }
 
 /// `73-x86_64`: 7.3 with mainline's THIN_DIST, tinyconfig.

@@ -44,9 +44,9 @@ fn main() {
         ("boot::without_initramfs_fails_fast", boot_cases::without_initramfs_fails_fast),
         ("boot::x86_64_612", boot_cases::x86_64_612),
         ("boot::panic_is_reported", boot_cases::panic_is_reported),
-        ("boot::riscv_612", boot_cases::riscv_612),
-        ("boot::arm64_612", boot_cases::arm64_612),
-        ("boot::x86_64_73_mainline", boot_cases::x86_64_73_mainline),
+        ("boot::riscv_612_modules", boot_cases::riscv_612_modules),
+        ("boot::arm64_612_modules", boot_cases::arm64_612_modules),
+        ("boot::x86_64_73_modules", boot_cases::x86_64_73_modules),
         ("modules::build_validate_and_bites", modules_cases::build_validate_and_bites),
         ("modules::boot_loads_modules", modules_cases::boot_loads_modules),
         ("clean_check::bites_on_gitignore", clean_cases::bites_on_gitignore),
@@ -88,6 +88,13 @@ fn main() {
         ("remote::engine_stops", remote_cases::engine_stops),
         ("compare::x86_64_612_tinyconfig", compare_cases::x86_64_612_tinyconfig),
     ];
-    let trials = cases.into_iter().map(|(name, f)| Trial::test(name, move || support::run_case(f))).collect();
+    // Slower variants: run by `cargo xtask test --long` (libtest's --include-ignored), not in CI.
+    let long: Vec<Case> = vec![
+        ("boot::arm64_73_modules", boot_cases::arm64_73_modules),
+        ("boot::riscv_73_modules", boot_cases::riscv_73_modules),
+    ];
+    let trial = |(name, f): Case| Trial::test(name, move || support::run_case(f));
+    let trials =
+        cases.into_iter().map(trial).chain(long.into_iter().map(|c| trial(c).with_ignored_flag(true))).collect();
     libtest_mimic::run(&args, trials).exit();
 }

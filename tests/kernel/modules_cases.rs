@@ -58,14 +58,18 @@ pub fn build_validate_and_bites() -> Result {
 /// with finit_module(2), one of six objects; the one that prints is seen.
 pub fn boot_loads_modules() -> Result {
     let (_d, state) = fixtures::setup_612()?;
-    let out = fixtures::out_dir("612-x86_64-modules-boot");
-    let json = out.with_extension("json");
+    let out = fixtures::kernel_612_modules()?.out;
+    let mtime = |p: &str| std::fs::metadata(out.join(p)).and_then(|m| m.modified()).ok();
+    let before = mtime("vmlinux");
+    let json = out.with_extension("boot.json");
     let o = out.to_str().unwrap();
     xtask(
         &state,
         &["boot", "--arch", "x86_64", "--fragment", "modules.config", "--out", o, "--json", json.to_str().unwrap()],
     )
     .ok()?;
+    // The fixture was built with the boot's config, so the boot reused it.
+    check(before.is_some() && mtime("vmlinux") == before, "boot relinked the fixture's vmlinux")?;
     let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     check(r["outcome"] == "booted", format!("booted: {}", r["reason"]))?;
     check(r["modules_loaded"] == 2, format!("two modules loaded: {}", r["modules_loaded"]))?;

@@ -10,12 +10,15 @@ use crate::home;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  cargo xtask test                 # deps, then the whole suite\n  cargo xtask test -- setup        # only kernel tests whose name contains `setup`"
+    after_help = "Examples:\n  cargo xtask test                 # deps, then the whole suite\n  cargo xtask test -- setup        # only kernel tests whose name contains `setup`\n  cargo xtask test --long          # and the slower cases CI leaves out"
 )]
 pub struct TestArgs {
     /// Skip installing dependencies (they must already be there).
     #[arg(long)]
     pub no_deps: bool,
+    /// Also the slower real-kernel cases CI leaves out (more architectures and kernels).
+    #[arg(long)]
+    pub long: bool,
     /// Passed to the test binaries (e.g. a name filter).
     #[arg(last = true)]
     pub rest: Vec<String>,
@@ -33,6 +36,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
         .args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
         .current_dir(&root)
         .run()?;
-    Cmd::new(&cargo).args(["test", "--workspace", "--"]).args(&args.rest).current_dir(&root).run()?;
+    let long = args.long.then_some("--include-ignored");
+    Cmd::new(&cargo).args(["test", "--workspace", "--"]).args(long).args(&args.rest).current_dir(&root).run()?;
     Ok(())
 }
