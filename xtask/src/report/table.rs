@@ -69,6 +69,14 @@ pub fn render(r: &CompareReport) -> String {
     let e = &r.equivalence;
     for s in &e.sections {
         row(&format!("{} bytes", s.name), s.in_process.to_string(), s.thin_dist.to_string(), format!("{:.4}", s.ratio));
+        if s.judged_by_symbols {
+            row(
+                &format!("  {} in symbols (judged)", s.name),
+                s.symbol_bytes_in_process.to_string(),
+                s.symbol_bytes_thin_dist.to_string(),
+                format!("{:.4}", s.symbol_bytes_ratio),
+            );
+        }
     }
     row(
         "function bytes (sum of sizes)",
@@ -110,7 +118,7 @@ pub fn render(r: &CompareReport) -> String {
     }
     let verdict = if e.reasons.is_empty() {
         format!(
-            "equivalent: the same symbols, section sizes within {:.0}%",
+            "equivalent: the same symbols, section sizes (.bss: its symbols) within {:.0}%",
             crate::checks::equivalence::SIZE_TOLERANCE * 100.0
         )
     } else {

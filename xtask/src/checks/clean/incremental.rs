@@ -17,7 +17,10 @@ struct Edits {
     edit: Vec<Edit>,
 }
 
+/// Unknown keys are refused: a top-level key written after an `[[edit]]`
+/// table lands inside it, and would otherwise be lost without a word.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Edit {
     file: String,
     find: String,

@@ -43,3 +43,14 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     let details = group(&left, layout).into_iter().map(|g| format!("left: {g}")).collect();
     Ok(CheckResult::new(Check::Clean, left.is_empty(), summary, details))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_module_artifacts_parse() {
+        let endings = module_artifacts().unwrap();
+        assert!(endings.iter().any(|e| e == ".ko") && endings.iter().any(|e| e == "modules.order"), "{endings:?}");
+    }
+}
