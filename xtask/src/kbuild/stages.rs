@@ -135,10 +135,12 @@ impl Tracker {
     }
 }
 
-/// Module work after the compiles: `LD [M]`, `MODPOST`, `*.mod.o`, and any
-/// `[M]` step on something other than an object (`BTF [M] x.ko`).
+/// Module work after the compiles: `LD [M]`, modpost over the modules
+/// (`MODPOST Module.symvers`; without modules it runs as `MODPOST
+/// vmlinux.symvers`, a step of vmlinux's link), `*.mod.o`, and any `[M]`
+/// step on something other than an object (`BTF [M] x.ko`).
 fn is_module_step(step: &Step) -> bool {
-    step.tag == "MODPOST"
+    step.tag == "MODPOST" && step.target == "Module.symvers"
         || step.tag == "LD [M]"
         || step.target.ends_with(".mod.o")
         || step.tag.ends_with(" [M]") && !step.target.ends_with(".o")
@@ -252,6 +254,16 @@ mod tests {
                 (FinalLink, true)
             ]
         );
+    }
+
+    #[test]
+    fn modpost_without_modules_belongs_to_the_vmlinux_link() {
+        use Stage::*;
+        let got = run(
+            Pipeline::InProcess,
+            &["  CC      init/main.o", "  LD      vmlinux.o", "  MODPOST vmlinux.symvers", "  LD      vmlinux"],
+        );
+        assert!(got.iter().all(|(s, _)| *s != Modules), "{got:?}");
     }
 
     #[test]
