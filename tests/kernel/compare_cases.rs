@@ -46,8 +46,9 @@ pub fn x86_64_612_tinyconfig() -> Result {
             end = start + secs;
         }
         let cpu = m["usage"]["user_seconds"].as_f64().unwrap() + m["usage"]["sys_seconds"].as_f64().unwrap();
-        // Two cores: CPU time beyond wall time shows make's children were counted.
-        check(cpu > wall && cpu < 2.5 * wall, format!("{} CPU {cpu}s for {wall}s wall", m["mode"]))?;
+        // make's own CPU is ~1% of the wall time; a third shows its children were counted
+        // (on an idle 2-core machine it is above the wall time, less when other work shares the cores).
+        check(cpu > 0.3 * wall && cpu < 2.5 * wall, format!("{} CPU {cpu}s for {wall}s wall", m["mode"]))?;
         check(
             m["usage"]["peak_rss_mib"].as_f64().unwrap() > 50.0,
             format!("{} peak RSS {}", m["mode"], m["usage"]["peak_rss_mib"]),
