@@ -204,7 +204,8 @@ pub fn module_one_file_bites_on_unconditional_ko_link() -> Result {
 }
 
 /// Linux 7.3 with series linux-7 on mainline's THIN_DIST passes every
-/// check. Reverting the series' patch gives mainline as it is: its one-file
+/// check, modules built in distributed mode (patch 0002) included.
+/// Reverting the series' patches gives mainline as it is: its one-file
 /// rebuild recompiles every native (lld rewrites every index), and a
 /// deleted native is rebuilt there too.
 pub fn series_73_and_mainline() -> Result {
@@ -225,9 +226,11 @@ pub fn series_73_and_mainline() -> Result {
     run.ok()?;
 
     let repo = Repository::open(&tree).unwrap();
+    reverted("build loadable modules with distributed ThinLTO")(&repo);
     reverted("rebuild a native object only when its index changed")(&repo);
     // noop first: the reverted command rebuilds every native once.
     let (run, report) = clean_check(&state, &tree, "noop,one-file,deleted-native");
+    drop_last_commit(&repo);
     drop_last_commit(&repo);
     for c in report["checks"].as_array().into_iter().flatten() {
         let verdict = if c["ok"] == true { "PASS" } else { "FAIL" };

@@ -65,7 +65,8 @@ fn kernel(name: &str, state: &Path, arch: &str, extra: &[&str]) -> Result<Kernel
     if compiled {
         let (vmlinux, rest) = stages.split_at(stages.len().min(4));
         check(
-            vmlinux == ["front-end", "thin-link", "back-end", "final-link"] && rest.iter().all(|s| *s == "modules"),
+            vmlinux == ["front-end", "thin-link", "back-end", "final-link"]
+                && rest.iter().all(|s| ["module-back-end", "modules"].contains(s)),
             format!("stages {stages:?}"),
         )?;
     }

@@ -82,6 +82,7 @@ fn main() {
         ),
         ("remote::natives_match_a_local_build", remote_cases::natives_match_a_local_build),
         ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
+        ("remote::modules_match_a_local_build", remote_cases::modules_match_a_local_build),
         ("remote::remote_compile_error_is_clangs", remote_cases::remote_compile_error_is_clangs),
         ("remote::fallback_runs_the_job_here", remote_cases::fallback_runs_the_job_here),
         ("remote::byte_stream_carries_big_blobs", remote_cases::byte_stream_carries_big_blobs),

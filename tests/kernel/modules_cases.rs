@@ -1,5 +1,6 @@
 //! Loadable modules with THIN_DIST (issue #13): the small modules config
-//! (`configs/modules.config`) built with its modules, every `.ko` validated,
+//! (`configs/modules.config`) built with its modules (in distributed mode,
+//! patch 0012 of the 6.12 series), every `.ko` and module native validated,
 //! validate biting on a broken module, and a boot that loads modules.
 
 use std::path::Path;
@@ -17,14 +18,17 @@ fn validate_names(state: &Path, out: &Path, path: &str, reason: &str) -> Result 
 }
 
 /// The modules config builds vmlinux and its three modules (one of six
-/// objects), with a modules stage; validate checks each `.ko` and bites on
-/// an IR object in place of one, a module of the wrong machine, and a
-/// module needing a symbol nobody exports. Each file is put back after.
+/// objects), with a modules stage; validate checks each `.ko` and module
+/// native, and bites on IR in place of a module native, an IR object in
+/// place of a `.ko`, a module of the wrong machine, and a module needing a
+/// symbol nobody exports. Each file is put back after.
 pub fn build_validate_and_bites() -> Result {
     let (_d, state) = fixtures::setup_612()?;
     let k = fixtures::kernel_612_modules()?;
     let counts = &k.report["validation"]["counts"];
     check(counts["module"] == 3, format!("three modules validated: {counts}"))?;
+    // Patch 0012 builds modules in distributed mode: configfs's six objects and the two single ones.
+    check(counts["module native"] == 8, format!("eight module natives validated: {counts}"))?;
     let stages: Vec<&str> =
         k.report["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
     // A cached build may have nothing to do; one that compiled went through the modules stage.
@@ -32,6 +36,12 @@ pub fn build_validate_and_bites() -> Result {
     check(!compiled || stages.contains(&"modules"), format!("a modules stage: {stages:?}"))?;
     xtask(&state, &["validate", "--arch", "x86_64", "--out", k.out.to_str().unwrap()]).ok()?;
 
+    {
+        let native = "fs/configfs/configfs.thinlto/fs/configfs/dir.o";
+        let _r = Restore::new(k.out.join(native));
+        std::fs::copy(k.out.join("fs/configfs/inode.o"), k.out.join(native)).unwrap();
+        validate_names(&state, &k.out, native, "is LLVM IR bitcode, expected a native ELF for machine 62")?;
+    }
     let ko = "fs/configfs/configfs.ko";
     {
         let _r = Restore::new(k.out.join(ko));

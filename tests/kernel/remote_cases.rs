@@ -14,7 +14,7 @@ use xtask::launcher::config::LaunchConfig;
 use xtask::remote::compiler::Compiler;
 use xtask::remote::endpoint::Endpoint;
 
-use crate::fixtures::{kernel_612, out_dir, setup_612};
+use crate::fixtures::{kernel_612, kernel_612_modules, out_dir, setup_612};
 use crate::support::*;
 
 /// The suite's own engine: its own port and CAS (under the tests' cache).
@@ -183,6 +183,36 @@ pub fn natives_match_a_local_build() -> Result {
         .collect();
     check(differ.is_empty(), format!("{} natives differ, e.g. {:?}", differ.len(), differ.first()))?;
     Ok(())
+}
+
+/// The small modules config built with --remote from an empty O= directory:
+/// the back-end jobs of vmlinux and of the modules (patch 0012) all go to
+/// the engine, and every `.ko` and module native equals the local build's.
+pub fn modules_match_a_local_build() -> Result {
+    let (_d, state) = setup_612()?;
+    let local = kernel_612_modules()?;
+    engine(&state)?;
+    let (out, json) = fresh_out("612-x86_64-modules-remote");
+    remote_build(&state, &out, &json, &["--fragment", "boot-x86_64.config", "--fragment", "modules.config"]).ok()?;
+    let r = report(&json);
+    let counts = &r["validation"]["counts"];
+    let (ir, modules) = (counts["ir"].as_u64().unwrap_or(0), counts["module native"].as_u64().unwrap_or(0));
+    check(r["result"] == "ok" && modules == 8, format!("result {}, module natives {modules}", r["result"]))?;
+    let engine_jobs = backend(&r, "remote") + backend(&r, "hit");
+    check(
+        engine_jobs == ir + modules && backend(&r, "local") == 0,
+        format!("{ir} vmlinux and {modules} module back-end jobs on the engine: {}", r["remote"]),
+    )?;
+    let mut names = files_ending(&local.out, ".ko");
+    names.extend(
+        files_ending(&local.out.join("fs/configfs/configfs.thinlto"), ".o")
+            .iter()
+            .map(|n| Path::new("fs/configfs/configfs.thinlto").join(n)),
+    );
+    check(names.len() == 3 + 6, format!("3 modules and 6 natives of configfs: {names:?}"))?;
+    let differ: Vec<&PathBuf> =
+        names.iter().filter(|n| std::fs::read(local.out.join(n)).ok() != std::fs::read(out.join(n)).ok()).collect();
+    check(differ.is_empty(), format!("differ from the local build: {differ:?}"))
 }
 
 /// A second build from an empty O= directory: every back-end job a hit.

@@ -1,7 +1,9 @@
 //! validate for loadable modules: every module `modules.order` names is a
 //! native ELF relocatable of the architecture's machine with no LLVM IR left
 //! in it, carries the kernel's vermagic in `.modinfo`, and needs only symbols
-//! that vmlinux or another module exports (`Module.symvers`).
+//! that vmlinux or another module exports (`Module.symvers`). A module built
+//! in distributed mode has, in its own directory, a native object of that
+//! machine next to the index of each of its objects.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -68,8 +70,33 @@ pub fn check_module(data: &[u8], machine: u16, release: &str, exported: &BTreeSe
     why
 }
 
+/// Checks the natives of a module built in distributed mode: each object
+/// of its `.mod` with an index in `dir` has a native ELF beside it.
+fn validate_module_natives(objtree: &Path, stem: &str, dir: &str, machine: u16, v: &mut Validation) {
+    let objects = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))).unwrap_or_default();
+    let mut indexes = 0;
+    for object in objects.split_whitespace() {
+        let native = format!("{dir}/{object}");
+        if !objtree.join(format!("{native}.thinlto.bc")).is_file() {
+            continue;
+        }
+        indexes += 1;
+        match artifact::classify_file(&objtree.join(&native)) {
+            Ok(Kind::Elf { machine: m, kind: ObjectKind::Relocatable, has_bitcode_section: false }) if m == machine => {
+                v.count("module native")
+            }
+            Ok(k) => v.fail(&native, format!("is {}, expected a native ELF for machine {machine}", k.describe())),
+            Err(_) => v.fail(&native, "missing: the index is there, its native is not"),
+        }
+    }
+    if indexes == 0 {
+        v.fail(dir, format!("no index for any object of {stem}.mod"));
+    }
+}
+
 /// Adds the module checks of a build to `v` (nothing when it made no modules).
-pub fn validate_modules(objtree: &Path, machine: u16, v: &mut Validation) {
+/// `module_dir` ends the name of a module's directory of indexes and natives.
+pub fn validate_modules(objtree: &Path, machine: u16, module_dir: &str, v: &mut Validation) {
     let Some(modules) = modules_of(objtree) else { return };
     let release = std::fs::read_to_string(objtree.join("include/config/kernel.release")).unwrap_or_default();
     let symvers = match std::fs::read_to_string(objtree.join("Module.symvers")) {
@@ -80,6 +107,11 @@ pub fn validate_modules(objtree: &Path, machine: u16, v: &mut Validation) {
         }
     };
     for ko in modules {
+        let stem = ko.trim_end_matches(".ko");
+        let dir = format!("{stem}{}", module_dir.trim_end_matches('/'));
+        if objtree.join(&dir).is_dir() {
+            validate_module_natives(objtree, stem, &dir, machine, v);
+        }
         let Ok(data) = std::fs::read(objtree.join(&ko)) else {
             v.fail(&ko, "missing module (named by modules.order)");
             continue;

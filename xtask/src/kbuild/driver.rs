@@ -185,8 +185,9 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     let mut total_backend = None;
     let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
     let mut current = Stage::FrontEnd;
-    let mut modules_first: Option<Instant> = None;
-    let mut modules_last: Option<Instant> = None;
+    // Module stages run beside vmlinux's: from their first step to their last.
+    let mut beside_first: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
+    let mut beside_last: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
     let mut steps = Vec::new();
 
     for line in run.lines.iter() {
@@ -203,12 +204,12 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
         // The stage's time starts with its first step after the front-end
         // (modpost on): a module of several objects is linked among the
         // compiles, which would make it span the whole build.
-        if stage == Stage::Modules {
-            if tracker.stage != Stage::FrontEnd || step.tag == "MODPOST" {
+        if stage.beside_vmlinux() {
+            if stage != Stage::Modules || tracker.stage != Stage::FrontEnd || step.tag == "MODPOST" {
                 first_seen[stage as usize].get_or_insert(now);
             }
-            modules_first.get_or_insert(now);
-            modules_last = Some(now);
+            beside_first[stage as usize].get_or_insert(now);
+            beside_last[stage as usize] = Some(now);
             counts[stage as usize] += usize::from(counted);
             display.update(stage, counts[stage as usize], None, started, "");
             continue;
@@ -244,11 +245,11 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     let (status, usage) = child::wait_with_usage(&run.child)?;
     let seconds = started.elapsed().as_secs_f64();
     // A vmlinux stage lasts from its first step until the next stage's
-    // first step; the modules stage from its first step to its last.
+    // first step; a module stage from its first step to its last.
     let end = Instant::now();
     let seen: Vec<(Stage, Instant)> = Stage::ALL
         .iter()
-        .filter(|s| **s != Stage::Modules)
+        .filter(|s| !s.beside_vmlinux())
         .filter_map(|s| first_seen[*s as usize].map(|t| (*s, t)))
         .collect();
     let mut stages: Vec<StageTime> = seen
@@ -269,15 +270,17 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
             display.finish_stage(last.stage, last);
         }
     }
-    if let (Some(first), Some(last)) = (first_seen[Stage::Modules as usize].or(modules_first), modules_last) {
+    for stage in Stage::ALL.into_iter().filter(|s| s.beside_vmlinux()) {
+        let i = stage as usize;
+        let (Some(first), Some(last)) = (first_seen[i].or(beside_first[i]), beside_last[i]) else { continue };
         let time = StageTime {
-            stage: Stage::Modules,
-            steps: counts[Stage::Modules as usize],
+            stage,
+            steps: counts[i],
             start: first.duration_since(started).as_secs_f64(),
             seconds: last.duration_since(first).as_secs_f64(),
         };
         if status.success() {
-            display.finish_stage(Stage::Modules, &time);
+            display.finish_stage(stage, &time);
         }
         stages.push(time);
     }

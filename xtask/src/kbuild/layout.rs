@@ -54,6 +54,10 @@ pub struct Layout {
     pub index_suffix: String,
     files: Vec<String>,
     dirs: Vec<String>,
+    /// Ends the name of a module's own directory of indexes and natives
+    /// (`fs/configfs/configfs.thinlto/`), where a series builds modules
+    /// in distributed mode too.
+    pub module_dir: String,
 }
 
 impl PartialEq for Layout {
@@ -97,6 +101,11 @@ impl Layout {
         self.native_suffixes.iter().any(|s| path.ends_with(s.as_str()))
     }
 
+    /// Whether a path is in a module's directory of indexes and natives.
+    pub fn in_module_dir(&self, path: &str) -> bool {
+        path.contains(self.module_dir.as_str())
+    }
+
     /// The suffixes that name per-object artifacts: natives and indexes.
     pub fn artifact_suffixes(&self) -> impl Iterator<Item = &str> {
         self.native_suffixes.iter().map(String::as_str).chain([self.index_suffix.as_str()])
@@ -106,6 +115,9 @@ impl Layout {
     /// native archives, indexes, thin-link outputs and lists, their
     /// temporary files, and the `.cmd` files kbuild keeps for them.
     pub fn is_thin_dist_artifact(&self, path: &str) -> bool {
+        if self.in_module_dir(path) {
+            return true;
+        }
         let name = path.rsplit('/').next().unwrap_or(path);
         if let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".cmd")) {
             return self.is_thin_dist_artifact(inner);
@@ -180,6 +192,11 @@ mod tests {
         assert!(v3.is_thin_dist_artifact(".tmp_thinlto_index/init/main.o.thinlto.bc"));
         assert!(!v3.is_thin_dist_artifact("init/main.o") && !v3.is_thin_dist_artifact("init/.main.o.cmd"));
         assert!(main.is_thin_dist_artifact(".vmlinux.thinlto-index.cmd"));
+        for l in [v3, main] {
+            assert!(l.is_thin_dist_artifact("fs/configfs/configfs.thinlto/fs/configfs/.dir.o.cmd"));
+            assert!(l.is_thin_dist_artifact("fs/configfs/configfs.thinlto/natives"));
+            assert!(!l.is_thin_dist_artifact("fs/configfs/configfs.o"));
+        }
         assert!(!main.is_thin_dist_artifact("vmlinux.thinlink"));
         assert_eq!((v3.provided_by, main.provided_by), (Provider::Series, Provider::Kernel));
         assert_eq!((v3.carried, main.carried), (Carried::Copy, Carried::AsIs));

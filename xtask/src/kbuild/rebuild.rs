@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
+use crate::checks::modules::modules_of;
 use crate::kbuild::driver::MakeRun;
 use crate::kbuild::session::Session;
 
@@ -25,6 +26,26 @@ pub fn touch(tree: &Path, file: &str) -> Result<()> {
         .open(&file)?
         .set_modified(std::time::SystemTime::now())
         .with_context(|| format!("cannot touch {}", file.display()))
+}
+
+/// The module with the most objects (its path without `.ko`), and the first
+/// of its objects whose `.c` is in the tree: the module source a one-file
+/// rebuild touches.
+pub fn module_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
+    let mut best: Option<(usize, String, String)> = None;
+    for ko in modules_of(objtree).unwrap_or_default() {
+        let stem = ko.trim_end_matches(".ko");
+        let Ok(list) = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))) else { continue };
+        let objects: Vec<&str> = list.split_whitespace().collect();
+        let source = objects.iter().map(|o| format!("{}.c", o.trim_end_matches(".o"))).find(|c| tree.join(c).is_file());
+        if let Some(c) = source.filter(|_| best.as_ref().is_none_or(|(n, _, _)| objects.len() > *n)) {
+            best = Some((objects.len(), stem.to_string(), c));
+        }
+    }
+    match best {
+        Some((_, module, source)) => Ok((module, source)),
+        None => bail!("no module of this build has a .c source in the tree (read from its .mod file)"),
+    }
 }
 
 /// A rebuild after a full build: how long it took and what it compiled.
@@ -47,18 +68,40 @@ pub struct Incremental {
     /// After touching clean-check's one file.
     pub one_file: Rebuild,
     pub touched: &'static str,
+    /// After touching one source of the module with the most objects (a
+    /// build with modules), and that source.
+    pub module_one_file: Option<Rebuild>,
+    pub module_touched: Option<String>,
 }
 
 /// No-op rebuilds of every build, then one touch of the one file and a
-/// one-file rebuild of each: the same change reaches every mode.
+/// one-file rebuild of each: the same change reaches every mode. With
+/// modules, then the same for one module source.
 pub fn incremental(builds: &[Session]) -> Result<Vec<Incremental>> {
     let noops = builds.iter().map(|b| b.make_ok("noop")).collect::<Result<Vec<_>>>()?;
-    let tree = &builds.first().context("no builds")?.tree.root;
+    let first = builds.first().context("no builds")?;
+    let tree = &first.tree.root;
     touch_one_file(tree)?;
     let ones = builds.iter().map(|b| b.make_ok("one-file")).collect::<Result<Vec<_>>>()?;
+    let (module_ones, module_touched) = match modules_of(&first.kb.objtree) {
+        Some(_) => {
+            let (_, source) = module_source(&first.kb.objtree, tree)?;
+            touch(tree, &source)?;
+            let runs = builds.iter().map(|b| b.make_ok("module-one-file")).collect::<Result<Vec<_>>>()?;
+            (runs.iter().map(|r| Some(r.into())).collect(), Some(source))
+        }
+        None => (vec![None; builds.len()], None),
+    };
     Ok(noops
         .iter()
         .zip(&ones)
-        .map(|(n, o)| Incremental { noop: n.into(), one_file: o.into(), touched: TOUCHED })
+        .zip(module_ones)
+        .map(|((n, o), m)| Incremental {
+            noop: n.into(),
+            one_file: o.into(),
+            touched: TOUCHED,
+            module_one_file: m,
+            module_touched: module_touched.clone(),
+        })
         .collect())
 }

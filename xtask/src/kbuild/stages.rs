@@ -1,6 +1,8 @@
 //! Reading kbuild's quiet output (`  CC      init/main.o`) into the stages
 //! of a ThinLTO build: four for a distributed build, three for in-process
-//! ThinLTO, whose thin-link and back-end run inside the `vmlinux.o` link.
+//! ThinLTO, whose thin-link and back-end run inside the `vmlinux.o` link;
+//! beside them, the modules' back-end (a series that builds modules in
+//! distributed mode) and the modules' links.
 
 use serde::Serialize;
 
@@ -15,6 +17,10 @@ pub enum Stage {
     /// In-process ThinLTO's `vmlinux.o` link: thin-link and back-end inside ld.lld.
     LtoLink,
     FinalLink,
+    /// Back-end compiles of modules' objects, into each module's own
+    /// directory (`CC [M]  fs/configfs/configfs.thinlto/fs/configfs/dir.o`).
+    /// They run among the front-end compiles, beside the vmlinux stages.
+    ModuleBackEnd,
     /// Loadable modules after their compiles: module links (in-process
     /// ThinLTO inside `ld.lld -r` for a module of several objects), modpost,
     /// `.mod.o` and `.ko`. It runs beside the vmlinux stages, not after them.
@@ -22,8 +28,21 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] =
-        [Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::LtoLink, Stage::FinalLink, Stage::Modules];
+    pub const ALL: [Stage; 7] = [
+        Stage::FrontEnd,
+        Stage::ThinLink,
+        Stage::BackEnd,
+        Stage::LtoLink,
+        Stage::FinalLink,
+        Stage::ModuleBackEnd,
+        Stage::Modules,
+    ];
+
+    /// A stage of module work, which runs beside vmlinux's stages rather
+    /// than after one of them.
+    pub fn beside_vmlinux(self) -> bool {
+        matches!(self, Stage::ModuleBackEnd | Stage::Modules)
+    }
 
     pub fn label(self) -> &'static str {
         match self {
@@ -32,6 +51,7 @@ impl Stage {
             Stage::BackEnd => "back-end",
             Stage::LtoLink => "LTO link",
             Stage::FinalLink => "final link",
+            Stage::ModuleBackEnd => "module back-end",
             Stage::Modules => "modules",
         }
     }
@@ -49,9 +69,14 @@ pub enum Pipeline {
 impl Pipeline {
     pub fn stages(self) -> &'static [Stage] {
         match self {
-            Pipeline::Distributed(_) => {
-                &[Stage::FrontEnd, Stage::ThinLink, Stage::BackEnd, Stage::FinalLink, Stage::Modules]
-            }
+            Pipeline::Distributed(_) => &[
+                Stage::FrontEnd,
+                Stage::ThinLink,
+                Stage::BackEnd,
+                Stage::FinalLink,
+                Stage::ModuleBackEnd,
+                Stage::Modules,
+            ],
             Pipeline::InProcess => &[Stage::FrontEnd, Stage::LtoLink, Stage::FinalLink, Stage::Modules],
         }
     }
@@ -99,6 +124,11 @@ impl Tracker {
     /// counting. A module step is of the modules stage and leaves the
     /// vmlinux stages where they are.
     pub fn observe(&mut self, step: &Step) -> (Stage, bool) {
+        if let Pipeline::Distributed(layout) = self.pipeline {
+            if step.tag == "CC [M]" && layout.in_module_dir(&step.target) {
+                return (Stage::ModuleBackEnd, true);
+            }
+        }
         if is_module_step(step) {
             return (Stage::Modules, step.tag == "LD [M]");
         }
@@ -129,7 +159,7 @@ impl Tracker {
             Stage::FrontEnd => matches!(step.tag.as_str(), "CC" | "AS" | "CC [M]" | "AS [M]") && t.ends_with(".o"),
             Stage::ThinLink | Stage::LtoLink | Stage::FinalLink => step.tag == "LD",
             Stage::BackEnd => step.tag == "CC" && matches!(self.pipeline, Pipeline::Distributed(l) if l.is_native(t)),
-            Stage::Modules => step.tag == "LD [M]",
+            Stage::ModuleBackEnd | Stage::Modules => step.tag == "LD [M]",
         };
         (self.stage, counted)
     }
@@ -254,6 +284,39 @@ mod tests {
                 (FinalLink, true)
             ]
         );
+    }
+
+    #[test]
+    fn module_back_end_compiles_are_a_stage_of_their_own() {
+        use Stage::*;
+        for layout in ["v3", "mainline"] {
+            let got = run(
+                Pipeline::Distributed(Layout::get(layout).unwrap()),
+                &[
+                    "  CC [M]  fs/configfs/dir.o",
+                    "  LD [M]  fs/configfs/configfs.o",
+                    "  CC [M]  fs/configfs/configfs.thinlto/fs/configfs/dir.o",
+                    "  CC [M]  lib/test_hexdump.o",
+                    "  CC [M]  lib/test_hexdump.thinlto/lib/test_hexdump.o",
+                    "  CC      init/main.o",
+                ],
+            );
+            assert_eq!(
+                got,
+                [
+                    (FrontEnd, true),
+                    (Modules, true),
+                    (ModuleBackEnd, true),
+                    (FrontEnd, true),
+                    (ModuleBackEnd, true),
+                    (FrontEnd, true)
+                ],
+                "{layout}"
+            );
+        }
+        // In-process ThinLTO has no such directory; the name alone does not make one.
+        let got = run(Pipeline::InProcess, &["  CC [M]  fs/x.thinlto/fs/y.o"]);
+        assert_eq!(got, [(FrontEnd, true)]);
     }
 
     #[test]

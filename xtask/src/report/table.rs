@@ -35,8 +35,8 @@ pub fn render(r: &CompareReport) -> String {
     row("", a.mode.name().into(), d.mode.name().into(), "ratio".into());
     for s in Stage::ALL {
         let (x, y) = (stage(a, s), stage(d, s));
-        if s == Stage::Modules && x.is_none() && y.is_none() {
-            continue; // a config without modules
+        if s.beside_vmlinux() && x.is_none() && y.is_none() {
+            continue; // a config without modules, or modules built in-process
         }
         let in_link =
             matches!(s, Stage::ThinLink | Stage::BackEnd) && x.is_none() && stage(a, Stage::LtoLink).is_some();
@@ -65,6 +65,14 @@ pub fn render(r: &CompareReport) -> String {
             secs(Some(y.one_file.seconds)),
             ratio(Some(x.one_file.seconds), Some(y.one_file.seconds)),
         );
+        if let (Some(mx), Some(my), Some(source)) = (&x.module_one_file, &y.module_one_file, &x.module_touched) {
+            row(
+                &format!("one-file rebuild ({source})"),
+                secs(Some(mx.seconds)),
+                secs(Some(my.seconds)),
+                ratio(Some(mx.seconds), Some(my.seconds)),
+            );
+        }
     }
     let e = &r.equivalence;
     for s in &e.sections {

@@ -27,6 +27,7 @@ fn colour(stage: Stage) -> &'static str {
         Stage::BackEnd => "#59a14f",
         Stage::LtoLink => "#e15759",
         Stage::FinalLink => "#9c755f",
+        Stage::ModuleBackEnd => "#8cd17d",
         Stage::Modules => "#b07aa1",
     }
 }

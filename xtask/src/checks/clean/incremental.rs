@@ -1,6 +1,8 @@
 //! Check 6: after a real change that other files import through ThinLTO
 //! (`configs/clean-check.toml`), every native and `vmlinux.o` of the
 //! incremental build equal a clean build of the same sources, byte for byte.
+//! With modules, a module source is changed too, and every module's natives
+//! and `.ko` are compared as well.
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +11,15 @@ use git2::build::CheckoutBuilder;
 use serde::Deserialize;
 
 use super::{Check, CheckResult, Ctx};
+use crate::checks::modules::modules_of;
 use crate::checks::validate;
 use crate::home;
 
 #[derive(Debug, Deserialize)]
 struct Edits {
     edit: Vec<Edit>,
+    /// For a build with modules: a change to a module source.
+    module_edit: Vec<Edit>,
 }
 
 /// Unknown keys are refused: a top-level key written after an `[[edit]]`
@@ -27,18 +32,36 @@ struct Edit {
     replace: String,
 }
 
-fn pick_edit(tree: &Path) -> Result<(Edit, String)> {
+fn read_edits() -> Result<Edits> {
     let path = home::configs().join("clean-check.toml");
-    let edits: Edits = toml_edit::de::from_str(&std::fs::read_to_string(&path)?)
-        .with_context(|| format!("{} is not valid", path.display()))?;
-    for e in edits.edit {
+    toml_edit::de::from_str(&std::fs::read_to_string(&path)?)
+        .with_context(|| format!("{} is not valid", path.display()))
+}
+
+/// The first edit whose `find` text occurs exactly once in its file, with that file's text.
+fn pick_edit(edits: &[Edit], tree: &Path, what: &str) -> Result<(Edit, String)> {
+    for e in edits {
         if let Ok(text) = std::fs::read_to_string(tree.join(&e.file)) {
             if text.matches(&e.find).count() == 1 {
-                return Ok((e, text));
+                return Ok((e.clone(), text));
             }
         }
     }
-    bail!("no edit of {} fits this tree; add one for this kernel", path.display())
+    bail!("no {what} of configs/clean-check.toml fits this tree; add one for this kernel")
+}
+
+/// The files of a build with modules the check compares beyond vmlinux's:
+/// every `.ko`, and every native in the modules' own directories.
+fn module_files(objtree: &Path, module_dir: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    for ko in modules_of(objtree).unwrap_or_default() {
+        let stem = ko.trim_end_matches(".ko").to_string();
+        let dir = format!("{stem}{}", module_dir.trim_end_matches('/'));
+        let objects = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))).unwrap_or_default();
+        files.extend(objects.split_whitespace().map(|o| format!("{dir}/{o}")).filter(|n| objtree.join(n).is_file()));
+        files.push(ko);
+    }
+    files
 }
 
 /// A source file changed for the check, put back by `put_back`; if the
@@ -79,11 +102,26 @@ impl Drop for Edited {
 pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     let (session, layout) = (ctx.session, ctx.session.layout);
     let tree = &session.tree.root;
-    let (edit, original) = pick_edit(tree)?;
-    let changed_text = original.replacen(&edit.find, &edit.replace, 1);
-    let edited = Edited::new(tree.join(&edit.file), original, &changed_text)?;
+    let edits = read_edits()?;
+    let mut picked = vec![pick_edit(&edits.edit, tree, "edit")?];
+    if modules_of(&session.kb.objtree).is_some() {
+        picked.push(pick_edit(&edits.module_edit, tree, "module_edit")?);
+    }
+    let changes: Vec<(Edit, String, String)> = picked
+        .into_iter()
+        .map(|(e, original)| {
+            let changed = original.replacen(&e.find, &e.replace, 1);
+            (e, original, changed)
+        })
+        .collect();
+    let mut edited = Vec::new();
+    for (e, original, changed) in &changes {
+        edited.push(Edited::new(tree.join(&e.file), original.clone(), changed)?);
+    }
     session.make_ok("incremental")?;
-    edited.put_back()?;
+    for e in edited {
+        e.put_back()?;
+    }
 
     // The same sources from clean, in a scratch checkout built in its own tree.
     let tree_name = tree.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
@@ -96,7 +134,9 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     let mut checkout = CheckoutBuilder::new();
     checkout.target_dir(&scratch).update_index(false).force();
     ctx.repo.checkout_tree(head.as_object(), Some(&mut checkout))?;
-    std::fs::write(scratch.join(&edit.file), &changed_text)?;
+    for (e, _, changed) in &changes {
+        std::fs::write(scratch.join(&e.file), changed)?;
+    }
     std::fs::copy(session.kb.path(".config"), scratch.join(".config"))?;
     let reference = session.in_tree(&scratch)?;
     reference.kb.make_quiet(&["olddefconfig"])?;
@@ -107,15 +147,19 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
         .iter()
         .map(|o| layout.native_of(o))
         .chain(["vmlinux.o".to_string()])
+        .chain(module_files(&session.kb.objtree, &layout.module_dir))
         .collect();
     let differ: Vec<&String> = files
         .iter()
         .filter(|f| std::fs::read(session.kb.path(f)).ok() != std::fs::read(scratch.join(f)).ok())
         .collect();
+    let changed: Vec<String> = changes
+        .iter()
+        .map(|(e, _, _)| format!("{} ({})", e.file, e.replace.lines().next().unwrap_or("").trim()))
+        .collect();
     let summary = format!(
-        "changed {} ({}); {} of {} natives and vmlinux.o differ from a clean build",
-        edit.file,
-        edit.replace.lines().next().unwrap_or("").trim(),
+        "changed {}; {} of {} natives, vmlinux.o and modules differ from a clean build",
+        changed.join(" and "),
         differ.len(),
         files.len()
     );
@@ -138,5 +182,6 @@ mod tests {
         let text = std::fs::read_to_string(home::configs().join("clean-check.toml")).unwrap();
         let edits: Edits = toml_edit::de::from_str(&text).unwrap();
         assert!(edits.edit.iter().all(|e| e.find != e.replace && e.find.contains('\n')));
+        assert!(!edits.module_edit.is_empty() && edits.module_edit.iter().all(|e| e.find != e.replace));
     }
 }

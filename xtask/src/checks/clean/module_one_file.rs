@@ -1,43 +1,25 @@
 //! Check 8 (a build with modules): touching one source of a module built
 //! from several objects recompiles that object and relinks that module
 //! (modpost and modfinal included), and nothing of vmlinux or of any other
-//! module.
+//! module. Where the module is built in distributed mode (it has its own
+//! directory of indexes and natives), the back-end compiles that object's
+//! native alone: touching changes no index.
 
-use std::path::Path;
-
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::{counted, Check, CheckResult, Ctx};
-use crate::checks::modules::modules_of;
-use crate::kbuild::rebuild::touch;
+use crate::kbuild::rebuild::{module_source, touch};
 use crate::kbuild::stages::Stage;
-
-/// The module with the most objects, and the first of them whose `.c` is in the tree.
-fn pick_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
-    let mut best: Option<(usize, String, String)> = None;
-    for ko in modules_of(objtree).unwrap_or_default() {
-        let stem = ko.trim_end_matches(".ko");
-        let Ok(list) = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))) else { continue };
-        let objects: Vec<&str> = list.split_whitespace().collect();
-        let source = objects.iter().map(|o| format!("{}.c", o.trim_end_matches(".o"))).find(|c| tree.join(c).is_file());
-        if let Some(c) = source.filter(|_| best.as_ref().is_none_or(|(n, _, _)| objects.len() > *n)) {
-            best = Some((objects.len(), stem.to_string(), c));
-        }
-    }
-    match best {
-        Some((_, module, source)) => Ok((module, source)),
-        None => bail!("no module of this build has a .c source in the tree (read from its .mod file)"),
-    }
-}
 
 pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     let session = ctx.session;
-    let (module, source) = pick_source(&session.kb.objtree, &session.tree.root)?;
+    let (module, source) = module_source(&session.kb.objtree, &session.tree.root)?;
     let object = format!("{}.o", source.trim_end_matches(".c"));
     touch(&session.tree.root, &source)?;
     let run = session.make_ok("module-one-file")?;
     let front = counted(&run, Stage::FrontEnd);
     let modules = counted(&run, Stage::Modules);
+    let module_backend = counted(&run, Stage::ModuleBackEnd);
     let vmlinux: Vec<String> =
         [Stage::ThinLink, Stage::BackEnd, Stage::FinalLink].into_iter().flat_map(|s| counted(&run, s)).collect();
     let ours = |step: &String| {
@@ -58,6 +40,18 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
             others.iter().take(10).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
+    let dir = format!("{module}{}", session.layout.module_dir.trim_end_matches('/'));
+    if session.kb.path(&dir).is_dir() {
+        let native = format!("CC [M] {dir}/{object}");
+        if module_backend != [native.clone()] {
+            details.push(format!(
+                "expected the module back-end of {object} alone ({native}), ran: {}",
+                module_backend.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    } else if !module_backend.is_empty() {
+        details.push(format!("module back-end compiles ran without {dir}/: {}", module_backend.join(", ")));
+    }
     if !vmlinux.is_empty() {
         details.push(format!(
             "vmlinux steps ran for a module source: {}",
@@ -65,8 +59,9 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
         ));
     }
     let summary = format!(
-        "touched {source} ({module}.ko): {} front-end, {} module steps, {} vmlinux steps",
+        "touched {source} ({module}.ko): {} front-end, {} module back-end, {} module steps, {} vmlinux steps",
         front.len(),
+        module_backend.len(),
         modules.len(),
         vmlinux.len()
     );
