@@ -12,6 +12,7 @@ use object::{Object, ObjectKind, ObjectSection, ObjectSymbol};
 
 use crate::checks::artifact::{self, Kind};
 use crate::checks::validate::Validation;
+use crate::kbuild::layout::Layout;
 
 /// The `.ko` files of a build, from `modules.order` (`dir/name.o` since
 /// Linux 6.2, `dir/name.ko` before). None when the build made no modules.
@@ -19,6 +20,13 @@ pub fn modules_of(objtree: &Path) -> Option<Vec<String>> {
     let order = std::fs::read_to_string(objtree.join("modules.order")).ok()?;
     let ko = |l: &str| format!("{}.ko", l.strip_suffix(".o").or(l.strip_suffix(".ko")).unwrap_or(l));
     Some(order.lines().map(str::trim).filter(|l| !l.is_empty()).map(ko).collect())
+}
+
+/// The objects a module is linked from, as its `.mod` file lists them
+/// (`module` is its path without `.ko`); none when there is no such file.
+pub fn module_objects(objtree: &Path, module: &str) -> Vec<String> {
+    let list = std::fs::read_to_string(objtree.join(format!("{module}.mod"))).unwrap_or_default();
+    list.split_whitespace().map(str::to_string).collect()
 }
 
 /// Every symbol `Module.symvers` lists as exported (by vmlinux or a module).
@@ -73,9 +81,8 @@ pub fn check_module(data: &[u8], machine: u16, release: &str, exported: &BTreeSe
 /// Checks the natives of a module built in distributed mode: each object
 /// of its `.mod` with an index in `dir` has a native ELF beside it.
 fn validate_module_natives(objtree: &Path, stem: &str, dir: &str, machine: u16, v: &mut Validation) {
-    let objects = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))).unwrap_or_default();
     let mut indexes = 0;
-    for object in objects.split_whitespace() {
+    for object in module_objects(objtree, stem) {
         let native = format!("{dir}/{object}");
         if !objtree.join(format!("{native}.thinlto.bc")).is_file() {
             continue;
@@ -95,8 +102,7 @@ fn validate_module_natives(objtree: &Path, stem: &str, dir: &str, machine: u16, 
 }
 
 /// Adds the module checks of a build to `v` (nothing when it made no modules).
-/// `module_dir` ends the name of a module's directory of indexes and natives.
-pub fn validate_modules(objtree: &Path, machine: u16, module_dir: &str, v: &mut Validation) {
+pub fn validate_modules(objtree: &Path, machine: u16, layout: &Layout, v: &mut Validation) {
     let Some(modules) = modules_of(objtree) else { return };
     let release = std::fs::read_to_string(objtree.join("include/config/kernel.release")).unwrap_or_default();
     let symvers = match std::fs::read_to_string(objtree.join("Module.symvers")) {
@@ -108,7 +114,7 @@ pub fn validate_modules(objtree: &Path, machine: u16, module_dir: &str, v: &mut 
     };
     for ko in modules {
         let stem = ko.trim_end_matches(".ko");
-        let dir = format!("{stem}{}", module_dir.trim_end_matches('/'));
+        let dir = layout.module_dir_of(stem);
         if objtree.join(&dir).is_dir() {
             validate_module_natives(objtree, stem, &dir, machine, v);
         }

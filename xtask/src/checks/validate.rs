@@ -237,7 +237,7 @@ pub fn validate(t: &Target) -> Result<Validation> {
             Err(_) => v.fail(file, "missing"),
         }
     }
-    crate::checks::modules::validate_modules(t.objtree, t.elf_machine, &t.layout.module_dir, &mut v);
+    crate::checks::modules::validate_modules(t.objtree, t.elf_machine, t.layout, &mut v);
     let image: PathBuf = t.objtree.join(t.image);
     match std::fs::metadata(&image) {
         Ok(m) if m.len() > 0 => v.count("boot image"),

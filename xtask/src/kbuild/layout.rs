@@ -57,7 +57,7 @@ pub struct Layout {
     /// Ends the name of a module's own directory of indexes and natives
     /// (`fs/configfs/configfs.thinlto/`), where a series builds modules
     /// in distributed mode too.
-    pub module_dir: String,
+    module_dir: String,
 }
 
 impl PartialEq for Layout {
@@ -99,6 +99,12 @@ impl Layout {
     /// Whether a path is a back-end output of this layout.
     pub fn is_native(&self, path: &str) -> bool {
         self.native_suffixes.iter().any(|s| path.ends_with(s.as_str()))
+    }
+
+    /// A module's directory of indexes and natives, from its path without
+    /// `.ko` (`fs/configfs/configfs` -> `fs/configfs/configfs.thinlto`).
+    pub fn module_dir_of(&self, module: &str) -> String {
+        format!("{module}{}", self.module_dir.trim_end_matches('/'))
     }
 
     /// Whether a path is in a module's directory of indexes and natives.
@@ -192,6 +198,7 @@ mod tests {
         assert!(v3.is_thin_dist_artifact(".tmp_thinlto_index/init/main.o.thinlto.bc"));
         assert!(!v3.is_thin_dist_artifact("init/main.o") && !v3.is_thin_dist_artifact("init/.main.o.cmd"));
         assert!(main.is_thin_dist_artifact(".vmlinux.thinlto-index.cmd"));
+        assert_eq!(v3.module_dir_of("fs/configfs/configfs"), "fs/configfs/configfs.thinlto");
         for l in [v3, main] {
             assert!(l.is_thin_dist_artifact("fs/configfs/configfs.thinlto/fs/configfs/.dir.o.cmd"));
             assert!(l.is_thin_dist_artifact("fs/configfs/configfs.thinlto/natives"));

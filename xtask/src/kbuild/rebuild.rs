@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::checks::modules::modules_of;
+use crate::checks::modules::{module_objects, modules_of};
 use crate::kbuild::driver::MakeRun;
 use crate::kbuild::session::Session;
 
@@ -35,8 +35,7 @@ pub fn module_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
     let mut best: Option<(usize, String, String)> = None;
     for ko in modules_of(objtree).unwrap_or_default() {
         let stem = ko.trim_end_matches(".ko");
-        let Ok(list) = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))) else { continue };
-        let objects: Vec<&str> = list.split_whitespace().collect();
+        let objects = module_objects(objtree, stem);
         let source = objects.iter().map(|o| format!("{}.c", o.trim_end_matches(".o"))).find(|c| tree.join(c).is_file());
         if let Some(c) = source.filter(|_| best.as_ref().is_none_or(|(n, _, _)| objects.len() > *n)) {
             best = Some((objects.len(), stem.to_string(), c));

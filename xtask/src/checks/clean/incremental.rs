@@ -11,9 +11,10 @@ use git2::build::CheckoutBuilder;
 use serde::Deserialize;
 
 use super::{Check, CheckResult, Ctx};
-use crate::checks::modules::modules_of;
+use crate::checks::modules::{module_objects, modules_of};
 use crate::checks::validate;
 use crate::home;
+use crate::kbuild::layout::Layout;
 
 #[derive(Debug, Deserialize)]
 struct Edits {
@@ -52,13 +53,14 @@ fn pick_edit(edits: &[Edit], tree: &Path, what: &str) -> Result<(Edit, String)> 
 
 /// The files of a build with modules the check compares beyond vmlinux's:
 /// every `.ko`, and every native in the modules' own directories.
-fn module_files(objtree: &Path, module_dir: &str) -> Vec<String> {
+fn module_files(objtree: &Path, layout: &Layout) -> Vec<String> {
     let mut files = Vec::new();
     for ko in modules_of(objtree).unwrap_or_default() {
-        let stem = ko.trim_end_matches(".ko").to_string();
-        let dir = format!("{stem}{}", module_dir.trim_end_matches('/'));
-        let objects = std::fs::read_to_string(objtree.join(format!("{stem}.mod"))).unwrap_or_default();
-        files.extend(objects.split_whitespace().map(|o| format!("{dir}/{o}")).filter(|n| objtree.join(n).is_file()));
+        let stem = ko.trim_end_matches(".ko");
+        let dir = layout.module_dir_of(stem);
+        files.extend(
+            module_objects(objtree, stem).iter().map(|o| format!("{dir}/{o}")).filter(|n| objtree.join(n).is_file()),
+        );
         files.push(ko);
     }
     files
@@ -147,7 +149,7 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
         .iter()
         .map(|o| layout.native_of(o))
         .chain(["vmlinux.o".to_string()])
-        .chain(module_files(&session.kb.objtree, &layout.module_dir))
+        .chain(module_files(&session.kb.objtree, layout))
         .collect();
     let differ: Vec<&String> = files
         .iter()

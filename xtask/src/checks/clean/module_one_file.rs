@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
             others.iter().take(10).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
-    let dir = format!("{module}{}", session.layout.module_dir.trim_end_matches('/'));
+    let dir = session.layout.module_dir_of(&module);
     if session.kb.path(&dir).is_dir() {
         let native = format!("CC [M] {dir}/{object}");
         if module_backend != [native.clone()] {
