@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use xtask::checks::equivalence::{self, Image, Verdict};
 use xtask::launcher::config::LaunchConfig;
 use xtask::remote::compiler::Compiler;
 use xtask::remote::endpoint::Endpoint;
@@ -215,12 +216,75 @@ pub fn modules_match_a_local_build() -> Result {
     check(differ.is_empty(), format!("differ from the local build: {differ:?}"))
 }
 
-/// A second build from an empty O= directory: every back-end job a hit.
+fn frontend(report: &Value, place: &str) -> u64 {
+    report["remote"]["frontend"][place].as_u64().unwrap_or(0)
+}
+
+/// The whole build on the engine (--remote-front-ends) from an empty O=
+/// directory: front-end compiles go remote with the inputs the dependency
+/// scan names; those it cannot describe run here, each with its reason.
+/// fixdep sees the dependency files a local compile writes (every `.cmd`
+/// file equals the back-ends-only remote build's), validate passes, and
+/// vmlinux is equivalent to the local build's (the IR records the source
+/// path as the engine saw it, so promoted names differ).
+pub fn front_ends_on_the_engine() -> Result {
+    let (_d, state) = setup_612()?;
+    let local = kernel_612("x86_64")?;
+    let back_ends_only = out_dir("612-x86_64-remote");
+    check(back_ends_only.join("vmlinux").exists(), "the back-ends-only remote build exists")?;
+    engine(&state)?;
+    let (out, json) = fresh_out("612-x86_64-remote-fe");
+    remote_build(&state, &out, &json, &["--remote-front-ends"]).ok()?;
+    let r = report(&json);
+    check(r["result"] == "ok", format!("validated: {}", r["result"]))?;
+    let (remote, local_fe) = (frontend(&r, "remote"), frontend(&r, "local"));
+    check(remote > 300 && local_fe < remote / 4, format!("front-ends: {}", r["remote"]["frontend"]))?;
+    let records = std::fs::read_to_string(newest_records()).unwrap();
+    let unexplained = records
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"front-end\"") && l.contains("\"place\":\"local\""))
+        .filter(|l| !l.contains("\"why_local\""))
+        .count();
+    check(unexplained == 0, format!("{unexplained} front-ends ran here without a reason"))?;
+    check(records.contains("debug information records"), "arch/x86/boot's -g compiles stay here")?;
+    // The front-end compiles' `.cmd` files: the command and every dependency fixdep found.
+    // (A native's names its index's SHA-1, which differs with the IR; objtool's, the O= path.)
+    let compile = |text: &str| text.contains(" launch ") && text.contains(" -c ") && !text.contains("-fthinlto-index=");
+    let names: Vec<PathBuf> = files_ending(&back_ends_only, ".cmd")
+        .into_iter()
+        .filter(|n| std::fs::read_to_string(back_ends_only.join(n)).is_ok_and(|t| compile(&t)))
+        .collect();
+    check(names.len() > 400, format!("{} front-end .cmd files", names.len()))?;
+    let differ: Vec<&PathBuf> = names
+        .iter()
+        .filter(|n| std::fs::read(back_ends_only.join(n)).ok() != std::fs::read(out.join(n)).ok())
+        .collect();
+    check(differ.is_empty(), format!("{} front-end .cmd files differ, e.g. {:?}", differ.len(), differ.first()))?;
+    let image = |dir: &Path| Image::read(&dir.join("vmlinux")).unwrap();
+    let e = equivalence::compare(&image(&local.out), &image(&out));
+    check(matches!(e.verdict, Verdict::Equivalent), format!("vmlinux against the local build's: {:?}", e.reasons))
+}
+
+/// The launchers' records of the newest build.
+fn newest_records() -> PathBuf {
+    let logs = test_home().join("logs");
+    std::fs::read_dir(&logs)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".jobs.jsonl"))
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .expect("job records")
+}
+
+/// A second build of the whole build on the engine, from another empty O=
+/// directory: every job the engine ran before is a hit now, front-ends
+/// and back-ends, but the one that reads the build's timestamp.
 pub fn warm_build_is_all_hits() -> Result {
     let (_d, state) = setup_612()?;
     engine(&state)?;
+    let cold = report(&out_dir("612-x86_64-remote-fe").with_extension("json"));
     let (out, json) = fresh_out("612-x86_64-remote-warm");
-    remote_build(&state, &out, &json, &[]).ok()?;
+    remote_build(&state, &out, &json, &["--remote-front-ends"]).ok()?;
     let r = report(&json);
     let total = r["validation"]["counts"]["native"].as_u64().unwrap_or(0);
     let hits = backend(&r, "hit");
@@ -228,7 +292,19 @@ pub fn warm_build_is_all_hits() -> Result {
     check(backend(&r, "remote") == 0 && backend(&r, "local") == 0, format!("all hits: {}", r["remote"]))?;
     // Natives carried as-is (lib members) are not back-end jobs: hits cover the rest.
     check(hits > 100 && hits <= total, format!("{hits} hits of {total} natives"))?;
-    check(r["remote"]["frontend_local"].as_u64().unwrap_or(0) > 100, "front-ends ran here and were recorded")?;
+    // One compile's inputs are new in every build: the build's timestamp.
+    let executed: Vec<String> = std::fs::read_to_string(newest_records())
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"front-end\"") && l.contains("\"place\":\"remote\""))
+        .map(|l| l.split("\"output\":\"").nth(1).unwrap_or("").split('"').next().unwrap_or("").to_string())
+        .collect();
+    check(executed.iter().all(|o| o == "init/version-timestamp.o"), format!("executed again: {executed:?}"))?;
+    let on_engine = frontend(&cold, "remote") + frontend(&cold, "hit");
+    check(
+        frontend(&r, "hit") + executed.len() as u64 == on_engine && frontend(&r, "hit") > 300,
+        format!("front-ends {} after {}", r["remote"]["frontend"], cold["remote"]["frontend"]),
+    )?;
     std::fs::remove_dir_all(&out).unwrap();
     Ok(())
 }
@@ -271,6 +347,7 @@ struct Launcher<'a> {
     url: &'a str,
     fallback: bool,
     no_cache: bool,
+    front_ends: bool,
     srctree: PathBuf,
     max_batch: usize,
 }
@@ -282,6 +359,7 @@ impl Launcher<'_> {
             endpoint: Some(Endpoint { url: self.url.into(), ..Default::default() }),
             no_cache: self.no_cache,
             fallback: self.fallback,
+            front_ends: self.front_ends,
             records: dir.join("jobs.jsonl"),
             srctree: self.srctree.clone(),
             objtree: dir.to_path_buf(),
@@ -297,7 +375,7 @@ impl Launcher<'_> {
 }
 
 fn launch(job: &Job, url: &str, fallback: bool) -> Run {
-    let l = Launcher { url, fallback, no_cache: true, srctree: tree_612(), max_batch: 0 };
+    let l = Launcher { url, fallback, no_cache: true, front_ends: false, srctree: tree_612(), max_batch: 0 };
     l.run(job.dir.path(), &job.argv)
 }
 
@@ -401,6 +479,7 @@ pub fn byte_stream_carries_big_blobs() -> Result {
         url: URL,
         fallback: false,
         no_cache: false,
+        front_ends: false,
         srctree: dir.path().to_path_buf(),
         max_batch: (64 << 10) + 4096,
     };
@@ -413,5 +492,69 @@ pub fn byte_stream_carries_big_blobs() -> Result {
     run(&clang.clang, &argv[1..].iter().map(String::as_str).collect::<Vec<_>>());
     check(remote == std::fs::read(dir.path().join("a.native.o")).unwrap(), "the native equals a local compile's")?;
     check(remote.len() > 4096, format!("the native ({} bytes) came back through ByteStream too", remote.len()))?;
+    Ok(())
+}
+
+/// Front-end compiles through the launcher in a small source tree and
+/// object tree: a header reached through `..` and a generated header of
+/// the object tree go with the compile, and its dependency file is a local
+/// compile's, byte for byte; a compile that reads through `.incbin`, one
+/// with `__has_include` and one whose header path passes a symbolic link
+/// run here, each with its reason.
+pub fn front_end_inputs_are_exact() -> Result {
+    let (_d, state) = setup_612()?;
+    engine(&state)?;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, obj) = (dir.path().join("src"), dir.path().join("obj"));
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u32;
+    let files = [
+        (
+            "src/lib/x.c",
+            format!("#include \"../inc/h.h\"\n#include \"gen.h\"\nint f(void) {{ return H + G + {unique}; }}\n"),
+        ),
+        ("src/inc/h.h", "#define H 1\n".to_string()),
+        ("obj/include/gen.h", "#define G 2\n".to_string()),
+        ("src/lib/bin.c", "asm(\".incbin \\\"blob\\\"\");\n".to_string()),
+        ("obj/blob", "data".to_string()),
+        ("src/lib/has.c", "#if __has_include(\"gen.h\")\nint g;\n#endif\n".to_string()),
+        ("src/lib/link.c", "#include \"../sym/h.h\"\nint h = H;\n".to_string()),
+    ];
+    for (path, text) in &files {
+        std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(path), text).unwrap();
+    }
+    std::os::unix::fs::symlink(src.join("inc"), src.join("sym")).unwrap();
+    std::fs::create_dir_all(obj.join("lib")).unwrap();
+    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
+    // `lib/<source>.c` compiled to `lib/<object>.o`, with kbuild's dependency file.
+    let argv = |source: &str, object: &str| -> Vec<String> {
+        let source = src.join(format!("lib/{source}.c"));
+        let (dep, out) = (format!("-Wp,-MMD,lib/.{object}.o.d"), format!("lib/{object}.o"));
+        [clang.to_str().unwrap(), &dep, "-I./include", "-O2", "-flto=thin", "-c", "-o", &out, source.to_str().unwrap()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let l =
+        Launcher { url: URL, fallback: false, no_cache: false, front_ends: true, srctree: src.clone(), max_batch: 0 };
+    for name in ["x", "bin", "has", "link"] {
+        let run = l.run(&obj, &argv(name, name));
+        check(run.code == 0, format!("{name}.c: {}", run.stderr))?;
+    }
+    let records = std::fs::read_to_string(obj.join("jobs.jsonl")).unwrap();
+    let record = |out: &str| records.lines().find(|l| l.contains(&format!("\"output\":\"{out}\""))).unwrap_or("");
+    check(record("lib/x.o").contains("\"place\":\"remote\""), format!("x.c on the engine: {records}"))?;
+    check(record("lib/bin.o").contains("`.incbin`"), format!("bin.c here: {}", record("lib/bin.o")))?;
+    check(record("lib/has.o").contains("`__has_include`"), format!("has.c here: {}", record("lib/has.o")))?;
+    check(record("lib/link.o").contains("symbolic link"), format!("link.c here: {}", record("lib/link.o")))?;
+    // The same compile here, under another name: the same object and dependency file.
+    let local = std::process::Command::new(&clang).args(&argv("x", "y")[1..]).current_dir(&obj).output().unwrap();
+    check(local.status.success(), String::from_utf8_lossy(&local.stderr).to_string())?;
+    let dep =
+        |name: &str| std::fs::read_to_string(obj.join(format!("lib/.{name}.o.d"))).unwrap().replacen(name, "_", 1);
+    check(dep("x") == dep("y"), format!("dependency files:\n{}\n{}", dep("x"), dep("y")))?;
+    check(dep("x").contains(&format!("{}/lib/../inc/h.h", src.display())), "local paths in the dependency file")?;
+    let ir = std::fs::read(obj.join("lib/x.o")).unwrap();
+    check(ir.starts_with(b"BC") && !ir.is_empty(), "an IR object came back")?;
     Ok(())
 }

@@ -132,6 +132,10 @@ pub struct RemoteArgs {
     /// When the engine fails, run the job here with a warning instead of stopping.
     #[arg(long)]
     pub remote_fallback: bool,
+    /// Send front-end compiles to the engine too, each after a local
+    /// dependency scan (`clang -M`); compiles it cannot describe exactly run here.
+    #[arg(long)]
+    pub remote_front_ends: bool,
 }
 
 impl RemoteArgs {
@@ -148,7 +152,8 @@ impl RemoteArgs {
                     || self.remote_cert.is_some()
                     || self.remote_token_file.is_some()
                     || self.remote_no_cache
-                    || self.remote_fallback;
+                    || self.remote_fallback
+                    || self.remote_front_ends;
                 if given {
                     anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
                 }
@@ -172,6 +177,7 @@ impl RemoteArgs {
             endpoint: ep,
             no_cache: self.remote_no_cache,
             fallback: self.remote_fallback,
+            front_ends: self.remote_front_ends,
             salt: String::new(),
         }))
     }

@@ -111,6 +111,12 @@ impl Cmd {
         self.with_xshell(|c| c.quiet().read())
     }
 
+    /// Standard output of a successful run, as bytes, its standard error
+    /// dropped (a pass whose warnings the real run prints again).
+    pub fn output_silent(&self) -> Result<Vec<u8>> {
+        self.with_xshell(|c| c.quiet().ignore_stderr().output()).map(|o| o.stdout)
+    }
+
     /// Standard output whatever the exit status (probes such as `--version`).
     pub fn read_any(&self) -> Result<String> {
         self.with_xshell(|c| c.quiet().ignore_status().ignore_stderr().read())

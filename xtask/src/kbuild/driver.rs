@@ -15,7 +15,7 @@ use crate::exec::child::{self, Usage};
 use crate::exec::interrupt;
 use crate::exec::Cmd;
 use crate::kbuild::stages::{parse_step, Pipeline, Stage, Step, Tracker};
-use crate::launcher::record::{self, JobRecord};
+use crate::launcher::record::{self, JobRecord, Kind};
 use crate::remote::session::{Launch, RemoteSummary};
 use crate::report::progress;
 
@@ -138,22 +138,27 @@ impl StageBars {
 }
 
 /// Runs a make command line and follows it.
-/// The back-end counts by place, re-read from the launchers' records at most once a second.
+/// The compiles' counts by place, re-read from the launchers' records at most once a second.
 struct RemoteCounts<'a> {
     launch: &'a Launch,
     since: f64,
     read: Instant,
-    text: String,
+    summary: RemoteSummary,
 }
 
 impl RemoteCounts<'_> {
-    fn line(&mut self) -> &str {
+    /// ` (12 remote, 300 hits, 0 local)` for a stage of compiles.
+    fn line(&mut self, stage: Stage) -> String {
+        let kind = match stage {
+            Stage::FrontEnd => Kind::FrontEnd,
+            Stage::BackEnd | Stage::ModuleBackEnd => Kind::BackEnd,
+            _ => return String::new(),
+        };
         if self.read.elapsed() >= Duration::from_secs(1) {
             self.read = Instant::now();
-            let s = RemoteSummary::of(None, &self.launch.records_since(self.since));
-            self.text = format!(" ({})", s.line());
+            self.summary = RemoteSummary::of(None, &self.launch.records_since(self.since));
         }
-        &self.text
+        format!(" ({})", self.summary.line(kind))
     }
 }
 
@@ -176,7 +181,7 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
         launch,
         since,
         read: Instant::now() - Duration::from_secs(2),
-        text: String::new(),
+        summary: RemoteSummary::default(),
     });
     let mut tracker = Tracker::new(pipeline);
     let mut display = StageBars::new(pipeline.stages());
@@ -234,11 +239,8 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
         if stage == Stage::BackEnd && total_backend.is_none() {
             total_backend = backend_total(objtree, pipeline);
         }
-        let (total, extra) = match (stage, remote_counts.as_mut()) {
-            (Stage::BackEnd, Some(r)) => (total_backend, r.line().to_string()),
-            (Stage::BackEnd, None) => (total_backend, String::new()),
-            _ => (None, String::new()),
-        };
+        let total = if stage == Stage::BackEnd { total_backend } else { None };
+        let extra = remote_counts.as_mut().map(|r| r.line(stage)).unwrap_or_default();
         display.update(stage, counts[i], total, started, &extra);
     }
     run.join_readers();

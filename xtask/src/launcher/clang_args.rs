@@ -1,6 +1,7 @@
 //! Reading a compiler command line the way the launcher needs: is it a
-//! ThinLTO back-end job (`-x ir … -fthinlto-index=`), a compile, or anything
-//! else; and for a back-end job, exactly which files it reads and writes.
+//! ThinLTO back-end job (`-x ir … -fthinlto-index=`), a front-end compile
+//! of one source, or anything else; and exactly which files it writes and
+//! (for a back-end job) reads.
 
 /// Options whose value is the next argument (clang's separate-value forms).
 const TAKES_VALUE: &[&str] = &[
@@ -35,7 +36,7 @@ const TAKES_VALUE: &[&str] = &[
     "-e",
 ];
 
-/// Flags that name a file a back-end reads (profiles, lists): `prefix` + path.
+/// Flags that name a file a compile reads (profiles, lists): `prefix` + path.
 const READS_FILE: &[&str] = &[
     "-fprofile-sample-use=",
     "-fprofile-use=",
@@ -43,12 +44,37 @@ const READS_FILE: &[&str] = &[
     "-fprofile-list=",
     "-fsanitize-ignorelist=",
     "-fsanitize-blacklist=",
+    "-fsanitize-coverage-allowlist=",
+    "-fsanitize-coverage-ignorelist=",
     "-fbasic-block-sections=list=",
 ];
 
-/// Flags that make the compiler write more than `-o`: such a job's outputs
-/// could not be named exactly, so it stays local.
-const WRITES_MORE: &[&str] = &["-MD", "-MMD", "-Wp,", "-save-temps", "-ftime-trace", "-fdump-", "-gsplit-dwarf", "-MF"];
+/// Flags that make the compiler write more than `-o` (the dependency file
+/// aside): such a job's outputs could not be named exactly, so it stays local.
+const WRITES_MORE: &[&str] = &[
+    "-Wp,",
+    "-save-temps",
+    "-ftime-trace",
+    "-fdump-",
+    "-gsplit-dwarf",
+    "-ftest-coverage",
+    "--coverage",
+    "-fstack-usage",
+    "-fsave-optimization-record",
+    "-foptimization-record-file=",
+    "-MJ",
+];
+
+/// Debug information records the working directory and the sources'
+/// absolute paths: such a compile's output depends on where it runs.
+fn debug_info(flag: &str) -> bool {
+    flag.starts_with("-g") && flag != "-g0" && !flag.starts_with("-gno-") && !flag.starts_with("-gz")
+}
+
+/// Dependency-file flags: `-MD`/`-MMD` with `-MF <file>`, or kbuild's
+/// `-Wp,-MMD,<file>`. `-MT`/`-MQ` only change what the file says.
+const DEPFILE_FLAGS: &[&str] = &["-MD", "-MMD"];
+const WP_DEPFILE: &[&str] = &["-Wp,-MMD,", "-Wp,-MD,"];
 
 #[derive(Debug, PartialEq)]
 pub enum Kind {
@@ -56,8 +82,10 @@ pub enum Kind {
     BackEnd(BackEndJob),
     /// A back-end compile that cannot be described exactly, and why.
     BackEndLocal { output: String, why: String },
-    /// Any other `-c` compile (a front-end), writing `output`.
-    Compile { output: String },
+    /// A compile of one C or assembler source the engine can run.
+    FrontEnd(FrontEndJob),
+    /// A compile of a source that cannot be described exactly, and why.
+    FrontEndLocal { output: String, why: String },
     /// Probes, `--version`, preprocessing, linking: not a compile job.
     Other,
 }
@@ -71,6 +99,16 @@ pub struct BackEndJob {
     pub files: Vec<String>,
 }
 
+#[derive(Debug, PartialEq)]
+pub struct FrontEndJob {
+    pub source: String,
+    pub output: String,
+    /// The dependency file kbuild's fixdep reads, when one is asked for.
+    pub depfile: Option<String>,
+    /// Files named by flags, as written on the command line.
+    pub files: Vec<String>,
+}
+
 /// `args` without the compiler itself.
 pub fn classify(args: &[String]) -> Kind {
     let mut output = None;
@@ -80,6 +118,9 @@ pub fn classify(args: &[String]) -> Kind {
     let mut positionals = Vec::new();
     let mut files = Vec::new();
     let mut extra_outputs = None;
+    let mut depfile = None;
+    let mut dep_flag = None;
+    let mut debug = None;
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
@@ -88,10 +129,16 @@ pub fn classify(args: &[String]) -> Kind {
             match a {
                 "-o" => output = next.map(str::to_string),
                 "-x" => ir = next == Some("ir"),
-                "-MF" => extra_outputs = Some(a.to_string()),
+                "-MF" => depfile = next.map(str::to_string),
                 _ => {}
             }
             i += 2;
+            continue;
+        }
+        if let Some(f) = WP_DEPFILE.iter().find_map(|p| a.strip_prefix(p)).filter(|f| !f.contains(',')) {
+            depfile = Some(f.to_string());
+            dep_flag = Some(a.to_string());
+            i += 1;
             continue;
         }
         if let Some(v) = a.strip_prefix("-fthinlto-index=") {
@@ -106,6 +153,10 @@ pub fn classify(args: &[String]) -> Kind {
             output = Some(o.to_string());
         } else if let Some(p) = READS_FILE.iter().find_map(|p| a.strip_prefix(p)) {
             files.push(p.to_string());
+        } else if debug_info(a) {
+            debug = Some(a.to_string());
+        } else if DEPFILE_FLAGS.contains(&a) {
+            dep_flag = Some(a.to_string());
         } else if WRITES_MORE.iter().any(|w| a.starts_with(w)) {
             extra_outputs = Some(a.to_string());
         } else if !a.starts_with('-') || a == "-" {
@@ -116,12 +167,25 @@ pub fn classify(args: &[String]) -> Kind {
     let Some(output) = output.filter(|_| compile) else { return Kind::Other };
     if !(ir && index.is_some()) {
         // Probes compile /dev/null or stdin: not part of the build's work.
-        return match positionals.iter().any(|p| p != "-" && p != "/dev/null") {
-            true => Kind::Compile { output },
-            false => Kind::Other,
+        if !positionals.iter().any(|p| p != "-" && p != "/dev/null") {
+            return Kind::Other;
+        }
+        let local = |why: String| Kind::FrontEndLocal { output: output.clone(), why };
+        if let Some(flag) = extra_outputs {
+            return local(format!("`{flag}` writes files besides -o"));
+        }
+        if let Some(g) = debug {
+            return local(format!("`{g}`: debug information records where the compile ran"));
+        }
+        if dep_flag.is_some() != depfile.is_some() {
+            return local("a dependency file without both -MD/-MMD and -MF".into());
+        }
+        let [source] = positionals.as_slice() else {
+            return local(format!("{} inputs where one source was expected", positionals.len()));
         };
+        return Kind::FrontEnd(FrontEndJob { source: source.clone(), output, depfile, files });
     }
-    if let Some(flag) = extra_outputs {
+    if let Some(flag) = extra_outputs.or(dep_flag).or(depfile.map(|_| "-MF".to_string())) {
         return Kind::BackEndLocal { output, why: format!("`{flag}` writes files besides -o") };
     }
     let [input] = positionals.as_slice() else {
@@ -163,10 +227,39 @@ mod tests {
         assert_eq!(classify(&v("--version")), Kind::Other);
         assert_eq!(classify(&v("-E -x c /dev/null -o /dev/null")), Kind::Other);
         assert_eq!(classify(&v("-Werror -mno-sse -c -x c /dev/null -o .tmp_12/tmp")), Kind::Other);
-        assert_eq!(classify(&v("-Wp,-MMD,mm/.x.o.d -c -o mm/x.o mm/x.c")), Kind::Compile { output: "mm/x.o".into() });
-        let dep = classify(&v("-x ir -fthinlto-index=a.o.thinlto.bc -MD -c -o a.n a.o"));
+        let dep = classify(&v("-x ir -fthinlto-index=a.o.thinlto.bc -MD -MF a.d -c -o a.n a.o"));
         assert!(matches!(dep, Kind::BackEndLocal { why, .. } if why.contains("-MD")));
         let two = classify(&v("-x ir -fthinlto-index=a.o.thinlto.bc -c -o a.n a.o b.o"));
         assert!(matches!(two, Kind::BackEndLocal { why, .. } if why.contains("2 inputs")));
+    }
+
+    #[test]
+    fn front_end_compiles_name_their_outputs() {
+        let job = |s| match classify(&v(s)) {
+            Kind::FrontEnd(j) => j,
+            k => panic!("{s}: {k:?}"),
+        };
+        let j = job("-Wp,-MMD,mm/.x.o.d -nostdinc -I/s/include -c -o mm/x.o /s/mm/x.c");
+        let want = FrontEndJob {
+            source: "/s/mm/x.c".into(),
+            output: "mm/x.o".into(),
+            depfile: Some("mm/.x.o.d".into()),
+            files: vec![],
+        };
+        assert_eq!(j, want);
+        let j = job("-MD -MF a.d -fsanitize-ignorelist=/s/ign.txt -c a.S -o a.o");
+        assert_eq!((j.depfile.as_deref(), j.files), (Some("a.d"), vec!["/s/ign.txt".to_string()]));
+        assert_eq!(job("-c -o a.o a.c").depfile, None);
+        let local = |s| match classify(&v(s)) {
+            Kind::FrontEndLocal { why, .. } => why,
+            k => panic!("{s}: {k:?}"),
+        };
+        assert!(local("-Wp,-MMD,a.d,-MP -c -o a.o a.c").contains("-Wp,"), "other preprocessor options");
+        assert!(local("-MD -c -o a.o a.c").contains("-MF"), "-MD names its file after -o");
+        assert!(local("-gsplit-dwarf -c -o a.o a.c").contains("-gsplit-dwarf"));
+        assert!(local("--coverage -c -o a.o a.c").contains("--coverage"));
+        assert!(local("-c -o a.o a.c b.c").contains("2 inputs"));
+        assert!(local("-gdwarf-5 -c -o a.o a.c").contains("debug information"));
+        assert!(matches!(classify(&v("-g0 -gz=zlib -c -o a.o a.c")), Kind::FrontEnd(_)));
     }
 }

@@ -15,6 +15,9 @@ pub const ENV: &str = "THINDIST_LAUNCH";
 pub struct LaunchConfig {
     /// None: record compiles only, run everything here.
     pub endpoint: Option<Endpoint>,
+    /// Send front-end compiles to the engine too, not only back-end jobs.
+    #[serde(default)]
+    pub front_ends: bool,
     /// Skip the action-cache lookup (every job executes).
     pub no_cache: bool,
     /// Run a job here when the engine fails, instead of failing it.

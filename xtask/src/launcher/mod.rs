@@ -1,23 +1,27 @@
 //! The compiler launcher, in the ccache/distcc convention: make runs
 //! `CC="<thindist> launch <clang>"`. A ThinLTO back-end job goes to the
-//! REAPI engine; every other call runs the real compiler unchanged (probes
-//! and `--version` by exec, so the configuration sees the same compiler).
+//! REAPI engine, and so does a front-end compile when the build asks for
+//! it; every other call runs the real compiler unchanged (probes and
+//! `--version` by exec, so the configuration sees the same compiler).
 //! Compiles are recorded (start, end, where) for the report and the
 //! scale projection.
 
+pub mod action;
 pub mod backend;
 pub mod clang_args;
+pub mod comments;
 pub mod config;
+pub mod deps;
+pub mod frontend;
 pub mod paths;
 pub mod record;
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Result;
 
 use crate::exec::Cmd;
-use backend::NotDescribable;
+use action::{NotDescribable, Prepared};
 use clang_args::Kind;
 use config::LaunchConfig;
 use record::{JobRecord, Place};
@@ -34,13 +38,32 @@ pub fn main(argv: &[String]) -> ! {
         Ok(None) => fail(cmd.exec()),
         Err(e) => fail(e),
     };
+    let front_ends = cfg.front_ends && cfg.endpoint.is_some();
     let code = match clang_args::classify(args) {
         Kind::Other => fail(cmd.exec()),
-        Kind::Compile { output } => run_local(&cfg, &cmd, record::Kind::FrontEnd, output, Place::Local, None),
-        Kind::BackEndLocal { output, why } => {
-            run_local(&cfg, &cmd, record::Kind::BackEnd, output, Place::Local, Some(why))
+        Kind::FrontEnd(job) if front_ends => {
+            let start = record::now();
+            let prepared = frontend::prepare(&cfg, &job, args);
+            run_remote(&cfg, &cmd, record::Kind::FrontEnd, &job.output, start, prepared)
         }
-        Kind::BackEnd(job) => run_backend(&cfg, &cmd, args, &job),
+        Kind::FrontEnd(job) => {
+            run_local(&cfg, &cmd, record::Kind::FrontEnd, job.output, Place::Local, None, record::now())
+        }
+        Kind::FrontEndLocal { output, why } => {
+            let why = front_ends.then_some(why);
+            run_local(&cfg, &cmd, record::Kind::FrontEnd, output, Place::Local, why, record::now())
+        }
+        Kind::BackEndLocal { output, why } => {
+            run_local(&cfg, &cmd, record::Kind::BackEnd, output, Place::Local, Some(why), record::now())
+        }
+        Kind::BackEnd(job) if cfg.endpoint.is_some() => {
+            let start = record::now();
+            let prepared = backend::prepare(&cfg, &job, args);
+            run_remote(&cfg, &cmd, record::Kind::BackEnd, &job.output, start, prepared)
+        }
+        Kind::BackEnd(job) => {
+            run_local(&cfg, &cmd, record::Kind::BackEnd, job.output, Place::Local, None, record::now())
+        }
     };
     std::process::exit(code)
 }
@@ -55,7 +78,8 @@ fn status_code(s: std::process::ExitStatus) -> i32 {
     s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
 }
 
-/// Runs the compiler here, timed, and records it.
+/// Runs the compiler here, timed, and records it as a job the launcher
+/// began at `start` (before a scan, or an engine that failed).
 fn run_local(
     cfg: &LaunchConfig,
     cmd: &Cmd,
@@ -63,8 +87,9 @@ fn run_local(
     output: String,
     place: Place,
     why: Option<String>,
+    start: f64,
 ) -> i32 {
-    let start = record::now();
+    let began = record::now();
     let code = match cmd.status() {
         Ok(s) => status_code(s),
         Err(e) => fail(e),
@@ -76,7 +101,7 @@ fn run_local(
         output,
         start,
         end,
-        compile_seconds: end - start,
+        compile_seconds: end - began,
         engine_seconds: 0.0,
         uploaded: 0,
         downloaded: 0,
@@ -93,26 +118,30 @@ fn note(cfg: &LaunchConfig, r: &JobRecord) {
     }
 }
 
-fn run_backend(cfg: &LaunchConfig, cmd: &Cmd, args: &[String], job: &clang_args::BackEndJob) -> i32 {
-    if cfg.endpoint.is_none() {
-        return run_local(cfg, cmd, record::Kind::BackEnd, job.output.clone(), Place::Local, None);
-    }
-    let prepared = match backend::prepare(cfg, job, args) {
+/// A compile for the engine: its action, or here with the reason it has none.
+fn run_remote(
+    cfg: &LaunchConfig,
+    cmd: &Cmd,
+    kind: record::Kind,
+    output: &str,
+    start: f64,
+    prepared: Result<Prepared, NotDescribable>,
+) -> i32 {
+    let prepared = match prepared {
         Ok(p) => p,
         Err(NotDescribable(why)) => {
-            return run_local(cfg, cmd, record::Kind::BackEnd, job.output.clone(), Place::Local, Some(why))
+            return run_local(cfg, cmd, kind, output.to_string(), Place::Local, Some(why), start)
         }
     };
     stop_cleanly();
-    let start = record::now();
-    match remote(cfg, &prepared, Path::new(&job.output)) {
+    match remote(cfg, &prepared) {
         Ok(o) => {
             let _ = std::io::stdout().write_all(&o.stdout);
             let _ = std::io::stderr().write_all(&o.stderr);
             let r = JobRecord {
-                kind: record::Kind::BackEnd,
+                kind,
                 place: o.place,
-                output: job.output.clone(),
+                output: output.to_string(),
                 start,
                 end: record::now(),
                 compile_seconds: o.compile_seconds,
@@ -127,32 +156,30 @@ fn run_backend(cfg: &LaunchConfig, cmd: &Cmd, args: &[String], job: &clang_args:
         }
         Err(e) if cfg.fallback => {
             eprintln!(
-                "thindist launch: warning: the remote engine failed for {}: {e:#}; running it here (--remote-fallback)",
-                job.output
+                "thindist launch: warning: the remote engine failed for {output}: {e:#}; running it here (--remote-fallback)"
             );
-            run_local(cfg, cmd, record::Kind::BackEnd, job.output.clone(), Place::Fallback, Some(format!("{e:#}")))
+            run_local(cfg, cmd, kind, output.to_string(), Place::Fallback, Some(format!("{e:#}")), start)
         }
         Err(e) => {
             let url = cfg.endpoint.as_ref().map(|e| e.url.as_str()).unwrap_or_default();
             eprintln!(
-                "thindist launch: error: the remote engine at {url} failed for {}: {e:#}; check it (`cargo xtask remote status`) and run the build again, or add --remote-fallback to run such jobs here",
-                job.output
+                "thindist launch: error: the remote engine at {url} failed for {output}: {e:#}; check it (`cargo xtask remote status`) and run the build again, or add --remote-fallback to run such jobs here"
             );
             1
         }
     }
 }
 
-fn remote(cfg: &LaunchConfig, p: &backend::Prepared, out: &Path) -> Result<backend::Outcome> {
+fn remote(cfg: &LaunchConfig, p: &Prepared) -> Result<action::Outcome> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(backend::run(cfg, p, out))
+    rt.block_on(action::run(cfg, p))
 }
 
 /// Ctrl-C, SIGTERM or SIGHUP while a job is with the engine: no partial
-/// native stays behind.
+/// output stays behind.
 fn stop_cleanly() {
     let _ = ctrlc::set_handler(|| {
-        if let Some(p) = backend::PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(p) = action::PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = std::fs::remove_file(p);
         }
         std::process::exit(130);

@@ -1,4 +1,4 @@
-//! Where a back-end job's files sit in the action's input root, and its
+//! Where a compile's files sit in the action's input root, and its
 //! command line with the trees' absolute paths replaced, so that the same
 //! sources built in two places make the same action (and share hits).
 //!
@@ -8,6 +8,9 @@
 use std::path::{Component, Path};
 
 pub const WORKDIR: &str = "obj";
+
+/// The source tree as the working directory sees it (out-of-tree builds).
+const SRC_FROM_WORKDIR: &str = "../src";
 
 pub struct TreeMap<'a> {
     pub srctree: &'a Path,
@@ -22,7 +25,7 @@ impl TreeMap<'_> {
     /// An argument with each absolute tree path made relative to the working directory.
     pub fn rewrite_arg(&self, arg: &str) -> String {
         // The longer prefix first: an O= directory may sit inside the source tree.
-        let mut trees = [(self.objtree, "."), (self.srctree, if self.in_tree() { "." } else { "../src" })];
+        let mut trees = [(self.objtree, "."), (self.srctree, if self.in_tree() { "." } else { SRC_FROM_WORKDIR })];
         trees.sort_by_key(|(p, _)| std::cmp::Reverse(p.as_os_str().len()));
         let mut out = arg.to_string();
         for (tree, rel) in trees {
@@ -32,6 +35,29 @@ impl TreeMap<'_> {
             }
         }
         out
+    }
+
+    /// The directories a path passes through before each `..`, as paths in
+    /// the input root: the compiler walks them, so they must exist there.
+    pub fn dirs_walked(&self, file: &str) -> Vec<String> {
+        let p = Path::new(file);
+        let mut out = Vec::new();
+        for (i, c) in p.components().enumerate() {
+            if c == Component::ParentDir && i > 0 {
+                let before: std::path::PathBuf = p.components().take(i).collect();
+                out.extend(self.input_path(&before.to_string_lossy()));
+            }
+        }
+        out
+    }
+
+    /// A path the engine's compiler wrote (in a dependency file), as the
+    /// local compile wrote it: the source tree absolute again.
+    pub fn local_path(&self, path: &str) -> String {
+        match path.strip_prefix(SRC_FROM_WORKDIR).filter(|rest| rest.starts_with('/') && !self.in_tree()) {
+            Some(rest) => format!("{}{rest}", self.srctree.display()),
+            None => path.to_string(),
+        }
     }
 
     /// A file named on the command line (relative to the object tree or
@@ -62,13 +88,17 @@ fn replace_path_prefix(arg: &str, prefix: &str, with: &str) -> String {
     out
 }
 
-/// A relative path with no `..` and no `.` parts, `/`-separated.
+/// A relative path with `.` and `..` resolved as words, `/`-separated;
+/// None when it climbs above where it starts.
 fn clean(p: &Path) -> Option<String> {
     let mut parts = Vec::new();
     for c in p.components() {
         match c {
-            Component::Normal(s) => parts.push(s.to_str()?.to_string()),
+            Component::Normal(s) => parts.push(s.to_str()?),
             Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
             _ => return None,
         }
     }
@@ -90,7 +120,15 @@ mod tests {
         assert_eq!(m.input_path("/k/linux/prof.afdo").as_deref(), Some("src/prof.afdo"));
         assert_eq!(m.input_path("/k/linux/out/x.bc").as_deref(), Some("obj/x.bc"));
         assert_eq!(m.input_path("../up.o"), None);
+        assert_eq!(
+            m.input_path("/k/linux/arch/x86/events/intel/../perf_event.h").as_deref(),
+            Some("src/arch/x86/events/perf_event.h")
+        );
+        assert_eq!(m.dirs_walked("/k/linux/a/b/../../c.h"), ["src/a/b", "src/a"]);
+        assert_eq!(m.input_path("/k/linux/../etc/passwd"), None);
         assert_eq!(m.input_path("/etc/passwd"), None);
+        assert_eq!(m.local_path(&m.rewrite_arg("/k/linux/mm/a.c")), "/k/linux/mm/a.c", "and back");
+        assert_eq!(m.local_path("../srcx/a.c"), "../srcx/a.c");
         let in_tree = TreeMap { srctree: Path::new("/k/linux"), objtree: Path::new("/k/linux") };
         assert_eq!(in_tree.rewrite_arg("-I/k/linux/mm"), "-I./mm");
         assert_eq!(in_tree.input_path("/k/linux/p.afdo").as_deref(), Some("obj/p.afdo"));

@@ -49,6 +49,18 @@ impl InputRoot {
         Ok(())
     }
 
+    /// Makes a directory exist, empty if nothing is added under it.
+    pub fn add_dir(&mut self, path: &str) -> Result<()> {
+        let mut dir = &mut self.top;
+        for p in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+            if p == ".." {
+                bail!("`{path}` is not a path inside the input root");
+            }
+            dir = dir.dirs.entry(p.to_string()).or_default();
+        }
+        Ok(())
+    }
+
     /// The root Directory's digest; every Directory message joins the blobs.
     pub fn seal(&mut self) -> Digest {
         let top = std::mem::take(&mut self.top);
@@ -104,5 +116,10 @@ mod tests {
         assert!(r.add("/abs", vec![], false).is_err());
         r.add("obj/x", b"1".to_vec(), false).unwrap();
         assert!(r.add("obj/x", b"2".to_vec(), false).unwrap_err().to_string().contains("twice"));
+        r.add_dir("src/empty").unwrap();
+        assert!(r.add_dir("src/../x").is_err());
+        let root = r.seal();
+        let top = Directory::decode(r.blobs[&root.hash].1.as_slice()).unwrap();
+        assert_eq!(top.directories.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["obj", "src"]);
     }
 }

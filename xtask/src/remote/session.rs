@@ -20,6 +20,8 @@ pub struct RemoteSpec {
     pub endpoint: Endpoint,
     pub no_cache: bool,
     pub fallback: bool,
+    /// Front-end compiles go to the engine too.
+    pub front_ends: bool,
     /// Action salt (benchmarks): empty for builds, which share the cache.
     pub salt: String,
 }
@@ -63,6 +65,7 @@ impl Launch {
                 endpoint,
                 no_cache: spec.no_cache,
                 fallback: spec.fallback,
+                front_ends: spec.front_ends,
                 records,
                 srctree: srctree.to_path_buf(),
                 objtree: objtree.to_path_buf(),
@@ -84,7 +87,11 @@ pub struct RemoteSummary {
     pub endpoint: Option<String>,
     /// Back-end jobs by where they ran.
     pub backend: BTreeMap<String, usize>,
-    pub frontend_local: usize,
+    /// Front-end compiles by where they ran.
+    pub frontend: BTreeMap<String, usize>,
+    /// Wall seconds of the launchers (start to end, summed) by stage and
+    /// place: `back-end hit`, `front-end local`, ….
+    pub seconds: BTreeMap<String, f64>,
     pub bytes_uploaded: u64,
     pub bytes_downloaded: u64,
     /// The launcher's own time per remote-executed job: all but the wait on Execute.
@@ -102,19 +109,19 @@ impl RemoteSummary {
         let mut s = Self { endpoint: endpoint.map(|e| e.url.clone()), ..Default::default() };
         let (mut overheads, mut engine, mut hits) = (Vec::new(), Vec::new(), Vec::new());
         for r in records {
-            match r.kind {
-                Kind::FrontEnd => s.frontend_local += 1,
-                Kind::BackEnd => {
-                    *s.backend.entry(place_name(r.place).to_string()).or_default() += 1;
-                    match r.place {
-                        Place::Remote => {
-                            overheads.push(r.overhead() * 1000.0);
-                            engine.push((r.engine_seconds - r.compile_seconds).max(0.0) * 1000.0);
-                        }
-                        Place::Hit => hits.push((r.end - r.start) * 1000.0),
-                        _ => {}
-                    }
+            let counts = match r.kind {
+                Kind::FrontEnd => &mut s.frontend,
+                Kind::BackEnd => &mut s.backend,
+            };
+            *counts.entry(place_name(r.place).to_string()).or_default() += 1;
+            *s.seconds.entry(format!("{} {}", kind_name(r.kind), place_name(r.place))).or_default() += r.end - r.start;
+            match r.place {
+                Place::Remote => {
+                    overheads.push(r.overhead() * 1000.0);
+                    engine.push((r.engine_seconds - r.compile_seconds).max(0.0) * 1000.0);
                 }
+                Place::Hit => hits.push((r.end - r.start) * 1000.0),
+                _ => {}
             }
             if r.exit_code != 0 {
                 s.failed += 1;
@@ -128,21 +135,33 @@ impl RemoteSummary {
         s
     }
 
-    pub fn count(&self, place: Place) -> usize {
-        self.backend.get(place_name(place)).copied().unwrap_or(0)
+    pub fn count(&self, kind: Kind, place: Place) -> usize {
+        let counts = match kind {
+            Kind::FrontEnd => &self.frontend,
+            Kind::BackEnd => &self.backend,
+        };
+        counts.get(place_name(place)).copied().unwrap_or(0)
     }
 
-    /// `12 remote, 300 hits, 0 local` — the progress line and the report.
-    pub fn line(&self) -> String {
+    /// `12 remote, 300 hits, 0 local` for one stage — the progress line and the report.
+    pub fn line(&self, kind: Kind) -> String {
+        let n = |p| self.count(kind, p);
         let mut parts = vec![
-            format!("{} remote", self.count(Place::Remote)),
-            format!("{} hits", self.count(Place::Hit)),
-            format!("{} local", self.count(Place::Local)),
+            format!("{} remote", n(Place::Remote)),
+            format!("{} hits", n(Place::Hit)),
+            format!("{} local", n(Place::Local)),
         ];
-        if self.count(Place::Fallback) > 0 {
-            parts.push(format!("{} fell back to local", self.count(Place::Fallback)));
+        if n(Place::Fallback) > 0 {
+            parts.push(format!("{} fell back to local", n(Place::Fallback)));
         }
         parts.join(", ")
+    }
+}
+
+pub fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::FrontEnd => "front-end",
+        Kind::BackEnd => "back-end",
     }
 }
 
@@ -192,9 +211,12 @@ mod tests {
             rec(Kind::BackEnd, Place::Hit, 1.0, 1.03, 0.0),
         ];
         let s = RemoteSummary::of(None, &rs);
-        assert_eq!((s.count(Place::Remote), s.count(Place::Hit), s.frontend_local), (1, 2, 1));
+        assert_eq!((s.count(Kind::BackEnd, Place::Remote), s.count(Kind::BackEnd, Place::Hit)), (1, 2));
+        assert_eq!(s.count(Kind::FrontEnd, Place::Local), 1);
         assert_eq!(s.bytes_uploaded, 40);
-        assert_eq!(s.line(), "1 remote, 2 hits, 0 local");
+        assert_eq!(s.line(Kind::BackEnd), "1 remote, 2 hits, 0 local");
+        assert_eq!(s.line(Kind::FrontEnd), "0 remote, 0 hits, 1 local");
+        assert!((s.seconds["back-end hit"] - 0.05).abs() < 1e-9 && s.seconds["front-end local"] == 1.0);
         let m = s.median_overhead_ms.unwrap();
         assert!((m - 50.0).abs() < 1e-6, "the remote job: 0.5 s less 0.45 s on the engine: {m}");
         assert!((s.median_engine_overhead_ms.unwrap() - 50.0).abs() < 1e-6);

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::checks::validate::Validation;
 use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
+use crate::launcher::record::Kind;
 use crate::remote::session::RemoteSummary;
 
 #[derive(Debug, Serialize)]
@@ -65,20 +66,16 @@ impl BuildReport {
         }
         println!("  {:>11}: {:>19.1}s", "total", self.build_seconds);
         if let Some(r) = &self.remote {
-            println!(
-                "  {:>11}: back-end jobs {} ({})",
-                "remote",
-                r.line(),
-                r.endpoint.as_deref().unwrap_or("engine unreachable")
-            );
+            let endpoint = r.endpoint.as_deref().unwrap_or("engine unreachable");
+            println!("  {:>11}: back-end jobs {} ({endpoint})", "remote", r.line(Kind::BackEnd));
+            println!("  {:>11}  front-end compiles {}", "", r.line(Kind::FrontEnd));
             let ms = |label: &str, v: Option<f64>| v.map(|m| format!(", {label} {m:.0} ms")).unwrap_or_default();
             let overhead = ms("launcher per remote job", r.median_overhead_ms)
                 + &ms("engine beyond the compile", r.median_engine_overhead_ms)
                 + &ms("per hit", r.median_hit_ms);
             println!(
-                "  {:>11}  {} front-end compiles here; {:.1} MB up, {:.1} MB down{overhead}",
+                "  {:>11}  {:.1} MB up, {:.1} MB down{overhead}",
                 "",
-                r.frontend_local,
                 r.bytes_uploaded as f64 / 1e6,
                 r.bytes_downloaded as f64 / 1e6
             );

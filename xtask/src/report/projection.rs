@@ -3,11 +3,13 @@
 //! build with W workers. A projection, labelled as one: the serial parts
 //! (configuration, the thin-link, the final link, in-process ThinLTO's LTO
 //! link) stay as measured; compiles are spread over W workers, each as
-//! fast as one core of this machine.
+//! fast as one core of this machine (a compile the engine ran: for all the
+//! engine spent on it), while the launcher's dependency scans of front-ends
+//! sent to the engine stay on the local cores.
 
 use serde::Serialize;
 
-use crate::launcher::record::{JobRecord, Kind};
+use crate::launcher::record::{JobRecord, Kind, Place};
 
 /// Worker counts of the table; `None` is unlimited (the critical path).
 pub const WORKERS: [Option<usize>; 7] = [Some(1), Some(2), Some(4), Some(8), Some(16), Some(64), None];
@@ -18,6 +20,9 @@ pub struct Measured {
     pub wall: f64,
     pub frontend: Vec<f64>,
     pub backend: Vec<f64>,
+    /// The launcher's own time for each front-end sent to the engine (its
+    /// dependency scan, hashing): work that stays on the local cores.
+    pub scans: Vec<f64>,
     /// Cores the measured build ran its compiles on.
     pub local_cores: usize,
 }
@@ -30,7 +35,18 @@ impl Measured {
         // A remote job occupies a worker for all the engine did (staging, sandbox, compile).
         let pick =
             |k: Kind| rs.iter().filter(|r| r.kind == k).map(|r| r.compile_seconds.max(r.engine_seconds)).collect();
-        Self { wall, frontend: pick(Kind::FrontEnd), backend: pick(Kind::BackEnd), local_cores }
+        let scans = rs
+            .iter()
+            .filter(|r| r.kind == Kind::FrontEnd && matches!(r.place, Place::Remote | Place::Hit))
+            .map(|r| r.overhead())
+            .collect();
+        Self { wall, frontend: pick(Kind::FrontEnd), backend: pick(Kind::BackEnd), scans, local_cores }
+    }
+
+    /// The front-end stage with `w` workers: never shorter than the local
+    /// scans of the compiles sent to the engine.
+    fn frontends_on(&self, w: Option<usize>) -> f64 {
+        schedule(&self.frontend, w).max(schedule(&self.scans, Some(self.local_cores)))
     }
 
     /// Wall time not spent in compiles: what no worker count shortens.
@@ -79,9 +95,9 @@ pub fn project(dist: &Measured, inproc: &Measured) -> Projection {
         seconds: WORKERS.iter().map(|w| (label(*w), f(*w))).collect(),
     };
     let dist_be = |w| dist.serial() + schedule(&dist.frontend, local) + schedule(&dist.backend, w);
-    let dist_all = |w| dist.serial() + schedule(&dist.frontend, w) + schedule(&dist.backend, w);
+    let dist_all = |w| dist.serial() + dist.frontends_on(w) + schedule(&dist.backend, w);
     // In-process ThinLTO's back-end work is inside its link, on one machine: serial here.
-    let inproc_all = |w| inproc.serial() + schedule(&inproc.frontend, w) + schedule(&inproc.backend, w);
+    let inproc_all = |w| inproc.serial() + inproc.frontends_on(w) + schedule(&inproc.backend, w);
     let crossover = WORKERS.iter().flatten().copied().find(|&w| dist_all(Some(w)) < inproc_all(Some(w)));
     Projection {
         kind: "projection (list scheduling of measured compile times; serial parts as measured)",
@@ -126,8 +142,15 @@ mod tests {
     #[test]
     fn the_projection_finds_the_crossover() {
         // THIN_DIST: 10 s serial, back-ends parallel; in-process: a 20 s serial LTO link.
-        let dist = Measured { wall: 10.0 + 8.0 + 8.0, frontend: vec![4.0; 4], backend: vec![4.0; 4], local_cores: 2 };
-        let inproc = Measured { wall: 30.0 + 8.0, frontend: vec![4.0; 4], backend: vec![], local_cores: 2 };
+        let m = |wall: f64, backend: Vec<f64>| Measured {
+            wall,
+            frontend: vec![4.0; 4],
+            backend,
+            scans: vec![],
+            local_cores: 2,
+        };
+        let dist = m(10.0 + 8.0 + 8.0, vec![4.0; 4]);
+        let inproc = m(30.0 + 8.0, vec![]);
         let p = project(&dist, &inproc);
         let at = |row: usize, w: &str| p.rows[row].seconds.iter().find(|(l, _)| l == w).unwrap().1;
         assert_eq!(at(1, "2"), 26.0);
@@ -135,5 +158,9 @@ mod tests {
         assert_eq!(at(1, "unlimited"), 18.0);
         assert_eq!(at(0, "unlimited"), 10.0 + 8.0 + 4.0, "front-ends stay on the 2 local cores");
         assert_eq!(p.crossover_workers, Some(1));
+        // Front-ends sent to the engine after a 3 s local scan each: 6 s on two cores at best.
+        let scanned = Measured { scans: vec![3.0; 4], ..dist };
+        let p = project(&scanned, &inproc);
+        assert_eq!(p.rows[1].seconds.last().unwrap().1, 10.0 + 6.0 + 4.0);
     }
 }

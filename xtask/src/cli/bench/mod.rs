@@ -8,18 +8,17 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::checks::natives;
 use crate::cli::args::{ArchArg, Global, ToolArgs};
 use crate::exec::child::self_cpu_seconds;
 use crate::home;
-use crate::kbuild::driver::MakeRun;
 use crate::kbuild::lto_mode::LtoMode;
 use crate::kbuild::outdir;
 use crate::kbuild::rebuild::{self, TOUCHED};
-use crate::kbuild::session::{BuildSpec, Session};
-use crate::kbuild::stages::Stage;
-use crate::remote::session::{RemoteSpec, RemoteSummary};
+use crate::kbuild::session::Session;
 use crate::report::projection::{self, Measured};
+
+mod launcher;
+mod remote;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Bench {
@@ -42,7 +41,9 @@ pub enum Bench {
 
 Builds, in <cache>/bench/remote-<arch>-<tree>: local (no launcher), remote cold (a fresh
 action salt, so every job executes), remote warm (an empty O= directory, the same salt:
-every job a cache hit); then touches kernel/fork.c and rebuilds local and remote cold."
+every job a cache hit); with --remote-front-ends also a second checkout of the tree (a
+shared clone of its HEAD) built from empty; then touches kernel/fork.c and rebuilds local
+and remote cold."
     )]
     Remote {
         #[command(flatten)]
@@ -52,6 +53,14 @@ every job a cache hit); then touches kernel/fork.c and rebuilds local and remote
         /// Also write the figures as JSON here.
         #[arg(long, value_name = "FILE")]
         json: Option<std::path::PathBuf>,
+    },
+    /// The launcher's own time on a call it runs here: a small compile and
+    /// `--version`, each run directly and through the launcher, alternating.
+    #[command(after_help = "Example:\n  cargo xtask bench launcher --samples 200")]
+    Launcher {
+        /// Runs of each kind and way.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(5..=10000))]
+        samples: u32,
     },
     /// The scale-out projection again, from a finished `compare --remote` directory.
     #[command(
@@ -75,7 +84,8 @@ pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     match bench {
         Bench::Overhead { arch, tools, pairs } => overhead(arch, tools, *pairs, global),
         Bench::Incremental { arch, tools } => incremental(arch, tools, global),
-        Bench::Remote { arch, tools, json } => remote(arch, tools, json.as_deref(), global),
+        Bench::Remote { arch, tools, json } => remote::run(arch, tools, json.as_deref(), global),
+        Bench::Launcher { samples } => launcher::run(*samples),
         Bench::Projection { dir } => projection_of(dir),
     }
 }
@@ -178,97 +188,6 @@ fn incremental(arch: &ArchArg, tools: &ToolArgs, global: &Global) -> Result<()> 
     Ok(())
 }
 
-#[derive(Debug, serde::Serialize)]
-struct RemoteRow {
-    build: &'static str,
-    wall_seconds: f64,
-    backend_seconds: f64,
-    remote: Option<RemoteSummary>,
-}
-
-#[derive(Debug, serde::Serialize)]
-struct RemoteBench {
-    kernel: String,
-    arch: String,
-    engine: String,
-    machine: crate::report::machine::Machine,
-    rows: Vec<RemoteRow>,
-    natives_compared: usize,
-    natives_differing: Vec<String>,
-    cold_over_local_wall: f64,
-    warm_over_cold_backend: f64,
-    one_file_remote_over_local: f64,
-}
-
-fn row(build: &'static str, run: &MakeRun) -> RemoteRow {
-    let backend_seconds = run.stages.iter().filter(|s| s.stage == Stage::BackEnd).map(|s| s.seconds).sum();
-    RemoteRow { build, wall_seconds: run.seconds, backend_seconds, remote: run.remote.clone() }
-}
-
-fn remote(arch: &ArchArg, tools: &ToolArgs, json: Option<&std::path::Path>, global: &Global) -> Result<()> {
-    let mut spec = global.spec("bench-remote", arch, tools)?;
-    let Some(mut remote) = spec.remote.take() else {
-        bail!("bench remote needs an engine: --remote grpc://HOST:PORT (`cargo xtask remote start` runs one here)");
-    };
-    remote.salt = format!("thindist-bench-{}", uuid::Uuid::new_v4());
-    let tree = spec.tree.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let root = home::cache().join("bench").join(format!("remote-{}-{tree}", arch.arch));
-    spec.log_dir = root.clone();
-    let state = global.load_state()?;
-    outdir::claim(&root)?;
-    let open = |name: &str, remote: Option<RemoteSpec>| -> Result<Session> {
-        let s = BuildSpec { out: Some(root.join(name)), remote, ..spec.clone() };
-        let session = Session::open(s, &state)?;
-        outdir::fresh_dir(&session.kb.objtree)?;
-        session.configure()?;
-        Ok(session)
-    };
-    let local = open("local", None)?;
-    let cold = open("remote", Some(remote.clone()))?;
-    let warm = open("warm", Some(remote.clone()))?;
-    let local_full = local.make_ok("full")?;
-    let cold_full = cold.make_ok("full")?;
-    let (compared, differing) = natives::differing(&local, &cold)?;
-    let warm_full = warm.make_ok("full")?;
-    rebuild::touch_one_file(&local.tree.root)?;
-    let local_one = local.make_ok("one-file")?;
-    let cold_one = cold.make_ok("one-file")?;
-    for s in [&local, &cold, &warm] {
-        let v = s.validate()?;
-        if !v.ok() {
-            bail!("{} failed validation:\n{}", s.kb.objtree.display(), v.summary());
-        }
-    }
-    let rows = vec![
-        row("local full", &local_full),
-        row("remote cold full", &cold_full),
-        row("remote warm full", &warm_full),
-        row("local one-file", &local_one),
-        row("remote one-file", &cold_one),
-    ];
-    let report = RemoteBench {
-        kernel: format!("Linux {} ({})", local.tree.version, local.series),
-        arch: arch.arch.clone(),
-        engine: remote.endpoint.url.clone(),
-        machine: crate::report::machine::describe(),
-        cold_over_local_wall: rows[1].wall_seconds / rows[0].wall_seconds,
-        warm_over_cold_backend: rows[2].backend_seconds / rows[1].backend_seconds,
-        one_file_remote_over_local: rows[4].wall_seconds / rows[3].wall_seconds,
-        rows,
-        natives_compared: compared,
-        natives_differing: differing,
-    };
-    print_remote(&report);
-    crate::report::write_json(&root.join("bench-remote.json"), &report)?;
-    if let Some(j) = json {
-        crate::report::write_json(j, &report)?;
-    }
-    if !report.natives_differing.is_empty() {
-        bail!("{} natives differ between the local and the remote build", report.natives_differing.len());
-    }
-    Ok(())
-}
-
 /// Reads a compare directory's report and the newest job records of each mode.
 fn projection_of(dir: &std::path::Path) -> Result<()> {
     use anyhow::Context as _;
@@ -294,43 +213,6 @@ fn projection_of(dir: &std::path::Path) -> Result<()> {
     }
     projection::project(&measured[1], &measured[0]).print();
     Ok(())
-}
-
-fn print_remote(r: &RemoteBench) {
-    println!("bench remote: {} {} tinyconfig, engine {}", r.kernel, r.arch, r.engine);
-    println!("  {:<18} {:>8} {:>9}  back-end jobs", "build", "wall", "back-end");
-    for row in &r.rows {
-        let jobs = row.remote.as_ref().map(|s| s.line()).unwrap_or_else(|| "here (no launcher)".into());
-        println!("  {:<18} {:>7.1}s {:>8.1}s  {jobs}", row.build, row.wall_seconds, row.backend_seconds);
-    }
-    let ms = |v: Option<f64>| v.map(|m| format!("{m:.1} ms")).unwrap_or_else(|| "-".into());
-    if let Some(s) = r.rows[1].remote.as_ref() {
-        println!(
-            "  cold build moved {:.1} MB up, {:.1} MB down; per executed job, median: launcher {}, engine beyond the compile {}",
-            s.bytes_uploaded as f64 / 1e6,
-            s.bytes_downloaded as f64 / 1e6,
-            ms(s.median_overhead_ms),
-            ms(s.median_engine_overhead_ms)
-        );
-    }
-    if let Some(s) = r.rows[2].remote.as_ref() {
-        println!(
-            "  warm build: a cache hit takes {} (median), {:.1} MB down",
-            ms(s.median_hit_ms),
-            s.bytes_downloaded as f64 / 1e6
-        );
-    }
-    println!(
-        "  natives byte-identical, remote vs local: {} of {}",
-        r.natives_compared - r.natives_differing.len(),
-        r.natives_compared
-    );
-    println!("  cold remote / local full wall:        {:.3} (target <= 1.10)", r.cold_over_local_wall);
-    println!("  warm / cold back-end stage:           {:.3} (target <= 0.2)", r.warm_over_cold_backend);
-    println!(
-        "  one-file rebuild remote / local:      {:.3} (target on mainline 7.x <= 0.5)",
-        r.one_file_remote_over_local
-    );
 }
 
 #[cfg(test)]

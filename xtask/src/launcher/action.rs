@@ -1,0 +1,230 @@
+//! One compile as a REAPI action, whatever its stage: the command (compiler
+//! identity included, tree paths made relative), the input root, the cache
+//! lookup, Execute, and the outputs written atomically, with clang's own
+//! exit code and output.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Context, Result};
+use bazel_remote_apis::build::bazel::remote::execution::v2::{
+    command::EnvironmentVariable, Action, ActionResult, Command, Digest,
+};
+
+use crate::launcher::config::LaunchConfig;
+use crate::launcher::deps;
+use crate::launcher::paths::{TreeMap, WORKDIR};
+use crate::launcher::record::Place;
+use crate::remote::client::Client;
+use crate::remote::digest;
+use crate::remote::input_root::{Blobs, InputRoot};
+
+/// A job the engine answered.
+pub struct Outcome {
+    pub place: Place,
+    pub exit_code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub uploaded: u64,
+    pub downloaded: u64,
+    /// The engine's own execution time (0 for a cache hit).
+    pub compile_seconds: f64,
+    /// Time waiting on Execute.
+    pub engine_seconds: f64,
+}
+
+/// Why a job cannot go to the engine: it then runs here, by design.
+pub struct NotDescribable(pub String);
+
+impl NotDescribable {
+    pub fn of(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// A file the compile writes: where the engine puts it, where it goes here.
+pub struct Output {
+    in_root: String,
+    local: PathBuf,
+    /// A make dependency file: its paths are turned back into the local ones.
+    depfile: bool,
+}
+
+pub struct Prepared {
+    action: Digest,
+    blobs: Blobs,
+    outputs: Vec<Output>,
+}
+
+/// The trees of a build, checked to be where the compiler runs.
+pub fn trees(cfg: &LaunchConfig) -> Result<TreeMap<'_>, NotDescribable> {
+    let here = std::env::current_dir().map_err(NotDescribable::of)?;
+    if here != cfg.objtree {
+        return Err(NotDescribable(format!("run in {}, not the object tree", here.display())));
+    }
+    Ok(TreeMap { srctree: &cfg.srctree, objtree: &cfg.objtree })
+}
+
+/// Adds a file named on the command line or by the compiler to the input root.
+pub fn add_input(root: &mut InputRoot, trees: &TreeMap, file: &str) -> Result<(), NotDescribable> {
+    let data = std::fs::read(file).map_err(|e| NotDescribable(format!("cannot read {file}: {e}")))?;
+    add_read(root, trees, file, data)
+}
+
+/// Adds a file already read. A path with `..` in it is resolved as words
+/// there, so it must be the same file here: no symbolic link on the way.
+pub fn add_read(root: &mut InputRoot, trees: &TreeMap, file: &str, data: Vec<u8>) -> Result<(), NotDescribable> {
+    let at = trees
+        .input_path(file)
+        .ok_or_else(|| NotDescribable(format!("`{file}` is outside the source and object trees")))?;
+    let walked = trees.dirs_walked(file);
+    if !walked.is_empty() {
+        let real = std::fs::canonicalize(file).map_err(NotDescribable::of)?;
+        if trees.input_path(&real.to_string_lossy()).as_ref() != Some(&at) {
+            return Err(NotDescribable(format!("`{file}` passes through a symbolic link")));
+        }
+    }
+    for dir in walked {
+        root.add_dir(&dir).map_err(NotDescribable::of)?;
+    }
+    root.add(&at, data, false).map_err(NotDescribable::of)
+}
+
+/// The action of a compile: its command line with the trees' paths made
+/// relative, its input root, and the files it writes (`(file, is a depfile)`).
+pub fn build(
+    cfg: &LaunchConfig,
+    trees: &TreeMap,
+    mut root: InputRoot,
+    args: &[String],
+    writes: &[(&str, bool)],
+) -> Result<Prepared, NotDescribable> {
+    let mut outputs = Vec::new();
+    for (file, depfile) in writes {
+        let in_root = trees
+            .input_path(file)
+            .and_then(|p| p.strip_prefix(&format!("{WORKDIR}/")).map(str::to_string))
+            .ok_or_else(|| NotDescribable(format!("output `{file}` is outside the object tree")))?;
+        outputs.push(Output { in_root, local: PathBuf::from(file), depfile: *depfile });
+    }
+    let mut arguments = vec![cfg.compiler.path.display().to_string()];
+    arguments.extend(args.iter().map(|a| trees.rewrite_arg(a)));
+    let command = Command {
+        arguments,
+        environment_variables: vec![
+            EnvironmentVariable { name: "PATH".into(), value: "/usr/bin:/bin".into() },
+            // Not read by clang: it makes the compiler's identity part of the action.
+            EnvironmentVariable { name: "THINDIST_COMPILER".into(), value: cfg.compiler.id.clone() },
+        ],
+        output_paths: outputs.iter().map(|o| o.in_root.clone()).collect(),
+        working_directory: WORKDIR.into(),
+        ..Default::default()
+    };
+    let (command_digest, command_bytes) = digest::of_message(&command);
+    let input_root = root.seal();
+    let mut blobs = root.blobs;
+    blobs.insert(command_digest.hash.clone(), (command_digest.clone(), command_bytes));
+    let action = Action {
+        command_digest: Some(command_digest),
+        input_root_digest: Some(input_root),
+        salt: cfg.salt.clone().into_bytes(),
+        ..Default::default()
+    };
+    let (action_digest, action_bytes) = digest::of_message(&action);
+    blobs.insert(action_digest.hash.clone(), (action_digest.clone(), action_bytes));
+    Ok(Prepared { action: action_digest, blobs, outputs })
+}
+
+/// The temporary file being written, removed if the launcher is stopped.
+pub static PARTIAL: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Looks the action up, else uploads what is missing and executes it; writes the outputs.
+pub async fn run(cfg: &LaunchConfig, p: &Prepared) -> Result<Outcome> {
+    let ep = cfg.endpoint.as_ref().context("no remote engine configured")?;
+    let client = Client::connect(ep, cfg.max_batch).await?;
+    let inline: Vec<String> = p.outputs.iter().map(|o| o.in_root.clone()).collect();
+    let mut uploaded = 0;
+    let mut engine_seconds = 0.0;
+    let cached = match cfg.no_cache {
+        true => None,
+        // A cached failure is not trusted: the job runs again.
+        false => client.action_result(&p.action, &inline).await?.filter(|r| r.exit_code == 0),
+    };
+    let (result, place) = match cached {
+        Some(r) => (r, Place::Hit),
+        None => {
+            uploaded = client.upload_missing(&p.blobs).await?;
+            let waited = std::time::Instant::now();
+            // The lookup was just made (or not wanted): the engine need not repeat it.
+            let resp = client.execute(&p.action, true).await?;
+            engine_seconds = waited.elapsed().as_secs_f64();
+            let place = if resp.cached_result { Place::Hit } else { Place::Remote };
+            (resp.result.context("the engine returned no action result")?, place)
+        }
+    };
+    let mut downloaded = 0u64;
+    let stdout = blob_or_inline(&client, &result.stdout_raw, result.stdout_digest.as_ref(), &mut downloaded).await?;
+    let stderr = blob_or_inline(&client, &result.stderr_raw, result.stderr_digest.as_ref(), &mut downloaded).await?;
+    if result.exit_code == 0 {
+        let trees = TreeMap { srctree: &cfg.srctree, objtree: &cfg.objtree };
+        for o in &p.outputs {
+            let file = result
+                .output_files
+                .iter()
+                .find(|f| f.path == o.in_root)
+                .with_context(|| format!("the engine's result has no {}", o.in_root))?;
+            let d = file.digest.as_ref().context("an output without a digest")?;
+            let data = blob_or_inline(&client, &file.contents, Some(d), &mut downloaded).await?;
+            let data = match o.depfile {
+                true => deps::to_local(&data, &trees),
+                false => data,
+            };
+            write_atomically(&o.local, &data)?;
+        }
+    }
+    Ok(Outcome {
+        place,
+        exit_code: result.exit_code,
+        stdout,
+        stderr,
+        uploaded,
+        downloaded,
+        compile_seconds: if place == Place::Remote { execution_seconds(&result) } else { 0.0 },
+        engine_seconds,
+    })
+}
+
+async fn blob_or_inline(client: &Client, inline: &[u8], d: Option<&Digest>, downloaded: &mut u64) -> Result<Vec<u8>> {
+    let Some(d) = d.filter(|d| d.size_bytes > 0) else { return Ok(inline.to_vec()) };
+    let data = match inline.is_empty() {
+        true => client.read(d).await?,
+        false => crate::remote::client::verify(d, inline.to_vec())?,
+    };
+    *downloaded += data.len() as u64;
+    Ok(data)
+}
+
+fn execution_seconds(r: &ActionResult) -> f64 {
+    let Some(m) = &r.execution_metadata else { return 0.0 };
+    let t = |ts: &Option<bazel_remote_apis::google::protobuf::Timestamp>| {
+        ts.as_ref().map(|t| t.seconds as f64 + t.nanos as f64 * 1e-9)
+    };
+    match (t(&m.execution_start_timestamp), t(&m.execution_completed_timestamp)) {
+        (Some(a), Some(b)) if b >= a => b - a,
+        _ => 0.0,
+    }
+}
+
+/// Temporary file and rename: an output is whole or absent.
+fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
+    let name = path.file_name().context("an output without a file name")?.to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.thindist-{}", std::process::id()));
+    *PARTIAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(tmp.clone());
+    let written = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
+    *PARTIAL.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("cannot write {}: {e}", path.display());
+    }
+    Ok(())
+}
