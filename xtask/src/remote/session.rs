@@ -156,6 +156,13 @@ impl RemoteSummary {
         }
         parts.join(", ")
     }
+
+    /// `12 remote, 300 hits, 0 local; 41.2 s` — a stage's jobs and the launchers' time on them.
+    pub fn line_with_seconds(&self, kind: Kind) -> String {
+        let prefix = format!("{} ", kind_name(kind));
+        let seconds: f64 = self.seconds.iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, s)| s).sum();
+        format!("{}; {seconds:.1} s", self.line(kind))
+    }
 }
 
 pub fn kind_name(k: Kind) -> &'static str {
@@ -216,6 +223,7 @@ mod tests {
         assert_eq!(s.bytes_uploaded, 40);
         assert_eq!(s.line(Kind::BackEnd), "1 remote, 2 hits, 0 local");
         assert_eq!(s.line(Kind::FrontEnd), "0 remote, 0 hits, 1 local");
+        assert_eq!(s.line_with_seconds(Kind::FrontEnd), "0 remote, 0 hits, 1 local; 1.0 s");
         assert!((s.seconds["back-end hit"] - 0.05).abs() < 1e-9 && s.seconds["front-end local"] == 1.0);
         let m = s.median_overhead_ms.unwrap();
         assert!((m - 50.0).abs() < 1e-6, "the remote job: 0.5 s less 0.45 s on the engine: {m}");

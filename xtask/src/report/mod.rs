@@ -67,8 +67,8 @@ impl BuildReport {
         println!("  {:>11}: {:>19.1}s", "total", self.build_seconds);
         if let Some(r) = &self.remote {
             let endpoint = r.endpoint.as_deref().unwrap_or("engine unreachable");
-            println!("  {:>11}: back-end jobs {} ({endpoint})", "remote", r.line(Kind::BackEnd));
-            println!("  {:>11}  front-end compiles {}", "", r.line(Kind::FrontEnd));
+            println!("  {:>11}: back-end jobs {} ({endpoint})", "remote", r.line_with_seconds(Kind::BackEnd));
+            println!("  {:>11}  front-end compiles {}", "", r.line_with_seconds(Kind::FrontEnd));
             let ms = |label: &str, v: Option<f64>| v.map(|m| format!(", {label} {m:.0} ms")).unwrap_or_default();
             let overhead = ms("launcher per remote job", r.median_overhead_ms)
                 + &ms("engine beyond the compile", r.median_engine_overhead_ms)
