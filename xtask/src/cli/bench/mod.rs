@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use crate::cli::args::{ArchArg, Global, ToolArgs};
+use crate::cli::args::{ArchArg, ConfigArgs, Global, ToolArgs};
 use crate::exec::child::self_cpu_seconds;
 use crate::home;
 use crate::kbuild::lto_mode::LtoMode;
@@ -49,6 +49,8 @@ and remote cold."
         #[command(flatten)]
         arch: ArchArg,
         #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
         tools: ToolArgs,
         /// Also write the figures as JSON here.
         #[arg(long, value_name = "FILE")]
@@ -84,7 +86,7 @@ pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     match bench {
         Bench::Overhead { arch, tools, pairs } => overhead(arch, tools, *pairs, global),
         Bench::Incremental { arch, tools } => incremental(arch, tools, global),
-        Bench::Remote { arch, tools, json } => remote::run(arch, tools, json.as_deref(), global),
+        Bench::Remote { arch, config, tools, json } => remote::run(arch, config, tools, json.as_deref(), global),
         Bench::Launcher { samples } => launcher::run(*samples),
         Bench::Projection { dir } => projection_of(dir),
     }

@@ -1,4 +1,4 @@
-//! `bench remote`: the same tinyconfig built here and with a REAPI engine,
+//! `bench remote`: the same config (tinyconfig unless told) built here and with a REAPI engine,
 //! side by side in one run: cold, warm (an empty O= directory), a second
 //! checkout of the same sources at another path (with front-ends on the
 //! engine), and a one-file rebuild.
@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::checks::equivalence::{self, Image, Verdict};
 use crate::checks::natives;
-use crate::cli::args::{ArchArg, Global, ToolArgs};
+use crate::cli::args::{ArchArg, ConfigArgs, Global, ToolArgs};
 use crate::exec::Cmd;
 use crate::home;
 use crate::kbuild::driver::MakeRun;
@@ -34,6 +34,7 @@ struct RemoteRow {
 struct RemoteBench {
     kernel: String,
     arch: String,
+    config: String,
     engine: String,
     front_ends: bool,
     machine: crate::report::machine::Machine,
@@ -95,8 +96,9 @@ fn hit_rates(s: &RemoteSummary) -> (f64, f64) {
     (hits / sent.max(1.0), hits / all.max(1.0))
 }
 
-pub fn run(arch: &ArchArg, tools: &ToolArgs, json: Option<&Path>, global: &Global) -> Result<()> {
+pub fn run(arch: &ArchArg, config: &ConfigArgs, tools: &ToolArgs, json: Option<&Path>, global: &Global) -> Result<()> {
     let mut spec = global.spec("bench-remote", arch, tools)?;
+    config.apply(&mut spec);
     let Some(mut remote) = spec.remote.take() else {
         bail!("bench remote needs an engine: --remote grpc://HOST:PORT (`cargo xtask remote start` runs one here)");
     };
@@ -158,6 +160,10 @@ pub fn run(arch: &ArchArg, tools: &ToolArgs, json: Option<&Path>, global: &Globa
     let report = RemoteBench {
         kernel: format!("Linux {} ({})", local.tree.version, local.series),
         arch: arch.arch.clone(),
+        config: std::iter::once(config.config.clone())
+            .chain(config.fragment.iter().map(|f| format!("+{}", f.display())))
+            .collect::<Vec<_>>()
+            .join(" "),
         engine: remote.endpoint.url.clone(),
         front_ends: remote.front_ends,
         machine: crate::report::machine::describe(),
@@ -188,7 +194,7 @@ pub fn run(arch: &ArchArg, tools: &ToolArgs, json: Option<&Path>, global: &Globa
 
 fn print(r: &RemoteBench) {
     let what = if r.front_ends { "front- and back-ends" } else { "back-ends" };
-    println!("bench remote: {} {} tinyconfig, {what} on engine {}", r.kernel, r.arch, r.engine);
+    println!("bench remote: {} {} {}, {what} on engine {}", r.kernel, r.arch, r.config, r.engine);
     println!("  {:<20} {:>8} {:>9} {:>9}  jobs", "build", "wall", "front-end", "back-end");
     for row in &r.rows {
         let jobs = row
