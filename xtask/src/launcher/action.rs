@@ -65,10 +65,14 @@ pub fn trees(cfg: &LaunchConfig) -> Result<TreeMap<'_>, NotDescribable> {
     Ok(TreeMap { srctree: &cfg.srctree, objtree: &cfg.objtree })
 }
 
+/// An input's bytes; one that cannot be read keeps the job here.
+pub fn read(file: &str) -> Result<Vec<u8>, NotDescribable> {
+    std::fs::read(file).map_err(|e| NotDescribable(format!("cannot read {file}: {e}")))
+}
+
 /// Adds a file named on the command line or by the compiler to the input root.
 pub fn add_input(root: &mut InputRoot, trees: &TreeMap, file: &str) -> Result<(), NotDescribable> {
-    let data = std::fs::read(file).map_err(|e| NotDescribable(format!("cannot read {file}: {e}")))?;
-    add_read(root, trees, file, data)
+    add_read(root, trees, file, read(file)?)
 }
 
 /// Adds a file already read. A path with `..` in it is resolved as words

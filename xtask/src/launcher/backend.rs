@@ -12,8 +12,7 @@ pub fn prepare(cfg: &LaunchConfig, job: &BackEndJob, args: &[String]) -> Result<
     let trees = action::trees(cfg)?;
     let mut root = InputRoot::default();
     action::add_input(&mut root, &trees, &job.input)?;
-    let index_bytes =
-        std::fs::read(&job.index).map_err(|e| NotDescribable(format!("cannot read {}: {e}", job.index)))?;
+    let index_bytes = action::read(&job.index)?;
     let modules = index::module_paths(&index_bytes).map_err(|e| NotDescribable(format!("{}: {e:#}", job.index)))?;
     action::add_read(&mut root, &trees, &job.index, index_bytes)?;
     for file in modules.iter().chain(&job.files) {

@@ -37,7 +37,7 @@ pub fn prepare(cfg: &LaunchConfig, job: &FrontEndJob, args: &[String]) -> Result
         return Err(NotDescribable(format!("the dependency scan does not name {}", job.source)));
     }
     for file in inputs.iter().chain(&job.files) {
-        let data = std::fs::read(file).map_err(|e| NotDescribable(format!("cannot read {file}: {e}")))?;
+        let data = action::read(file)?;
         if let Some(m) = uses(&data, UNSCANNED_READS) {
             return Err(NotDescribable(format!("{file} uses `{m}`, which the dependency scan cannot follow")));
         }

@@ -42,9 +42,7 @@ pub fn main(argv: &[String]) -> ! {
     let code = match clang_args::classify(args) {
         Kind::Other => fail(cmd.exec()),
         Kind::FrontEnd(job) if front_ends => {
-            let start = record::now();
-            let prepared = frontend::prepare(&cfg, &job, args);
-            run_remote(&cfg, &cmd, record::Kind::FrontEnd, &job.output, start, prepared)
+            run_remote(&cfg, &cmd, record::Kind::FrontEnd, &job.output, || frontend::prepare(&cfg, &job, args))
         }
         Kind::FrontEnd(job) => {
             run_local(&cfg, &cmd, record::Kind::FrontEnd, job.output, Place::Local, None, record::now())
@@ -57,9 +55,7 @@ pub fn main(argv: &[String]) -> ! {
             run_local(&cfg, &cmd, record::Kind::BackEnd, output, Place::Local, Some(why), record::now())
         }
         Kind::BackEnd(job) if cfg.endpoint.is_some() => {
-            let start = record::now();
-            let prepared = backend::prepare(&cfg, &job, args);
-            run_remote(&cfg, &cmd, record::Kind::BackEnd, &job.output, start, prepared)
+            run_remote(&cfg, &cmd, record::Kind::BackEnd, &job.output, || backend::prepare(&cfg, &job, args))
         }
         Kind::BackEnd(job) => {
             run_local(&cfg, &cmd, record::Kind::BackEnd, job.output, Place::Local, None, record::now())
@@ -124,10 +120,11 @@ fn run_remote(
     cmd: &Cmd,
     kind: record::Kind,
     output: &str,
-    start: f64,
-    prepared: Result<Prepared, NotDescribable>,
+    prepare: impl FnOnce() -> Result<Prepared, NotDescribable>,
 ) -> i32 {
-    let prepared = match prepared {
+    // The job begins with its preparation: a front-end's scan is the launcher's time.
+    let start = record::now();
+    let prepared = match prepare() {
         Ok(p) => p,
         Err(NotDescribable(why)) => {
             return run_local(cfg, cmd, kind, output.to_string(), Place::Local, Some(why), start)
