@@ -73,8 +73,8 @@ fn debug_info(flag: &str) -> bool {
 
 /// Dependency-file flags: `-MD`/`-MMD` with `-MF <file>`, or kbuild's
 /// `-Wp,-MMD,<file>`. `-MT`/`-MQ` only change what the file says.
-const DEPFILE_FLAGS: &[&str] = &["-MD", "-MMD"];
-const WP_DEPFILE: &[&str] = &["-Wp,-MMD,", "-Wp,-MD,"];
+pub const DEPFILE_FLAGS: &[&str] = &["-MD", "-MMD"];
+pub const WP_DEPFILE: &[&str] = &["-Wp,-MMD,", "-Wp,-MD,"];
 
 #[derive(Debug, PartialEq)]
 pub enum Kind {

@@ -4,11 +4,13 @@
 //! dependency file turned back into the paths a local compile writes, so
 //! that fixdep makes the same `.cmd` files.
 
+use crate::launcher::clang_args::{DEPFILE_FLAGS, WP_DEPFILE};
 use crate::launcher::paths::TreeMap;
 
-/// Options that write the object or the dependency file, dropped from the
-/// scan, with how many arguments each takes.
-const DROPPED: &[(&str, usize)] = &[("-c", 1), ("-o", 2), ("-MD", 1), ("-MMD", 1), ("-MF", 2), ("-MT", 2), ("-MQ", 2)];
+/// Options that write the object or name the dependency file, dropped
+/// from the scan with their values (the dependency-file flags themselves
+/// are `clang_args`'s).
+const DROPPED_WITH_VALUE: &[&str] = &["-o", "-MF", "-MT", "-MQ"];
 
 /// The scan's arguments (after the compiler): the compile's own, less its
 /// outputs, plus `-M` to print the dependencies on standard output. A
@@ -19,12 +21,13 @@ pub fn scan_args(args: &[String]) -> Vec<String> {
     let mut i = 0;
     while i < args.len() {
         let a = args[i].as_str();
-        if let Some((_, n)) = DROPPED.iter().find(|(f, _)| *f == a) {
-            i += n;
+        if DROPPED_WITH_VALUE.contains(&a) {
+            i += 2;
             continue;
         }
         let glued_output = a.starts_with("-o") && a.len() > 2;
-        if !(glued_output || a.starts_with("-Wp,-MMD,") || a.starts_with("-Wp,-MD,")) {
+        let depfile = DEPFILE_FLAGS.contains(&a) || WP_DEPFILE.iter().any(|p| a.starts_with(p));
+        if !(a == "-c" || glued_output || depfile) {
             out.push(a.to_string());
         }
         i += 1;
