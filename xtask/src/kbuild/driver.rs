@@ -48,10 +48,13 @@ pub struct MakeRun {
 }
 
 impl MakeRun {
-    /// The failing compiler message and make's error line, if any.
+    /// The failing compiler message, modpost's errors and make's error line, if any.
     pub fn failure_summary(&self) -> String {
-        let diagnostics: Vec<&String> =
-            self.tail.iter().filter(|l| l.contains("error:") || l.contains("Error ") || l.contains("*** ")).collect();
+        let diagnostics: Vec<&String> = self
+            .tail
+            .iter()
+            .filter(|l| l.contains("error:") || l.starts_with("ERROR: ") || l.contains("Error ") || l.contains("*** "))
+            .collect();
         let lines: Vec<&String> = if diagnostics.is_empty() { self.tail.iter().collect() } else { diagnostics };
         let start = lines.len().saturating_sub(25);
         lines[start..].iter().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")

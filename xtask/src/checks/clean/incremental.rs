@@ -120,7 +120,11 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     for (e, original, changed) in &changes {
         edited.push(Edited::new(tree.join(&e.file), original.clone(), changed)?);
     }
-    session.make_ok("incremental")?;
+    // A failed incremental build is what this check is for when a clean
+    // build of the same sources succeeds (e.g. a stale native leaves a
+    // promoted symbol undefined): a finding, not an error, and what it did
+    // build is still compared.
+    let incremental = session.make("incremental")?;
     for e in edited {
         e.put_back()?;
     }
@@ -160,19 +164,26 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
         .map(|(e, _, _)| format!("{} ({})", e.file, e.replace.lines().next().unwrap_or("").trim()))
         .collect();
     let summary = format!(
-        "changed {}; {} of {} natives, vmlinux.o and modules differ from a clean build",
+        "changed {}; {}{} of {} natives, vmlinux.o and modules differ from a clean build",
         changed.join(" and "),
+        if incremental.success { "" } else { "the incremental build failed; " },
         differ.len(),
         files.len()
     );
-    let details = if differ.is_empty() {
-        vec![]
-    } else {
+    let mut details = Vec::new();
+    if !incremental.success {
+        details.push(format!(
+            "the incremental build failed where a clean build of the same sources succeeds:\n{}\nfull output: {}",
+            incremental.failure_summary(),
+            incremental.log.display()
+        ));
+    }
+    if !differ.is_empty() {
         let shown: Vec<&str> = differ.iter().take(20).map(|s| s.as_str()).collect();
-        vec![format!("stale after the incremental build: {}", shown.join(", "))]
-    };
+        details.push(format!("stale after the incremental build: {}", shown.join(", ")));
+    }
     std::fs::remove_dir_all(&scratch).ok();
-    Ok(CheckResult::new(Check::Incremental, differ.is_empty(), summary, details))
+    Ok(CheckResult::new(Check::Incremental, incremental.success && differ.is_empty(), summary, details))
 }
 
 #[cfg(test)]
