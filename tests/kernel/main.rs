@@ -81,6 +81,7 @@ fn main() {
         ),
         ("remote::natives_match_a_local_build", remote_cases::natives_match_a_local_build),
         ("remote::front_end_inputs_are_exact", remote_cases::front_end_inputs_are_exact),
+        ("remote::front_end_scans_are_reused_exactly", remote_cases::front_end_scans_are_reused_exactly),
         ("remote::front_ends_on_the_engine", remote_cases::front_ends_on_the_engine),
         ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
         ("remote::modules_match_a_local_build", remote_cases::modules_match_a_local_build),

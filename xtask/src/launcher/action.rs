@@ -14,7 +14,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::{
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::deps;
 use crate::launcher::paths::{TreeMap, WORKDIR};
-use crate::launcher::record::Place;
+use crate::launcher::record::{Place, Scan};
 use crate::remote::client::Client;
 use crate::remote::digest;
 use crate::remote::input_root::{Blobs, InputRoot};
@@ -54,6 +54,15 @@ pub struct Prepared {
     action: Digest,
     blobs: Blobs,
     outputs: Vec<Output>,
+    pub input_root: Digest,
+    /// A front-end compile: whether its dependency scan ran or was reused.
+    pub scan: Option<Scan>,
+}
+
+impl Prepared {
+    pub fn scanned(self, how: Scan) -> Self {
+        Self { scan: Some(how), ..self }
+    }
 }
 
 /// The trees of a build, checked to be where the compiler runs.
@@ -130,13 +139,13 @@ pub fn build(
     blobs.insert(command_digest.hash.clone(), (command_digest.clone(), command_bytes));
     let action = Action {
         command_digest: Some(command_digest),
-        input_root_digest: Some(input_root),
+        input_root_digest: Some(input_root.clone()),
         salt: cfg.salt.clone().into_bytes(),
         ..Default::default()
     };
     let (action_digest, action_bytes) = digest::of_message(&action);
     blobs.insert(action_digest.hash.clone(), (action_digest.clone(), action_bytes));
-    Ok(Prepared { action: action_digest, blobs, outputs })
+    Ok(Prepared { action: action_digest, blobs, outputs, input_root, scan: None })
 }
 
 /// The temporary file being written, removed if the launcher is stopped.

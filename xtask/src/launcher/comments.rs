@@ -1,11 +1,19 @@
 //! C comments taken out of source text (strings and character constants
 //! kept whole), so that a search for a directive sees only code.
 
-/// `text` without its `/* … */` and `// …` comments; each comment becomes one space.
+/// `text` without its `/* … */` and `// …` comments; each comment becomes
+/// one space. Plain text is copied in runs between the bytes that may
+/// start a comment or a literal (the launcher reads megabytes of headers).
 pub fn strip(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
+        let next = memchr::memchr3(b'/', b'"', b'\'', &text[i..]).map_or(text.len(), |n| i + n);
+        out.extend_from_slice(&text[i..next]);
+        i = next;
+        if i == text.len() {
+            break;
+        }
         match (text[i], text.get(i + 1)) {
             (b'/', Some(b'*')) => {
                 i = memchr::memmem::find(&text[i + 2..], b"*/").map_or(text.len(), |e| i + 2 + e + 2);

@@ -32,6 +32,9 @@ pub struct LaunchConfig {
     /// REAPI's action salt: a benchmark's cold build shares no cache entry.
     #[serde(default)]
     pub salt: String,
+    /// Where front-end dependency scans are kept for reuse (None: every compile is scanned).
+    #[serde(default)]
+    pub scans: Option<PathBuf>,
 }
 
 impl LaunchConfig {

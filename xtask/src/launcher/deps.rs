@@ -12,11 +12,11 @@ use crate::launcher::paths::TreeMap;
 /// are `clang_args`'s).
 const DROPPED_WITH_VALUE: &[&str] = &["-o", "-MF", "-MT", "-MQ"];
 
-/// The scan's arguments (after the compiler): the compile's own, less its
-/// outputs, plus `-M` to print the dependencies on standard output. A
-/// warning kbuild makes an error must not stop a scan that ignores the
-/// code generation flags.
-pub fn scan_args(args: &[String]) -> Vec<String> {
+/// A preprocessing pass's arguments (after the compiler): the compile's
+/// own, less its outputs, plus `pass` (`-M` prints the dependencies on
+/// standard output). A warning kbuild makes an error must not stop a pass
+/// that ignores the code generation flags.
+pub fn scan_args(args: &[String], pass: &[&str]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len() + 2);
     let mut i = 0;
     while i < args.len() {
@@ -32,7 +32,7 @@ pub fn scan_args(args: &[String]) -> Vec<String> {
         }
         i += 1;
     }
-    out.extend(["-M", "-Wno-unused-command-line-argument"].map(String::from));
+    out.extend(pass.iter().chain(&["-Wno-unused-command-line-argument"]).map(|s| s.to_string()));
     out
 }
 
@@ -139,10 +139,13 @@ mod tests {
         let a =
             v("-Wp,-MMD,mm/.x.o.d -nostdinc -I/s/include -Werror=unused-command-line-argument -c -o mm/x.o /s/mm/x.c");
         assert_eq!(
-            scan_args(&a),
+            scan_args(&a, &["-M"]),
             v("-nostdinc -I/s/include -Werror=unused-command-line-argument /s/mm/x.c -M -Wno-unused-command-line-argument")
         );
-        assert_eq!(scan_args(&v("-MD -MF a.d -MT t -c a.S -oa.o")), v("a.S -M -Wno-unused-command-line-argument"));
+        assert_eq!(
+            scan_args(&v("-MD -MF a.d -MT t -c a.S -oa.o"), &["-E", "-dI"]),
+            v("a.S -E -dI -Wno-unused-command-line-argument")
+        );
     }
 
     #[test]

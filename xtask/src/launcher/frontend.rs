@@ -5,10 +5,16 @@
 //! included, a file outside both trees or reached through a symbolic
 //! link) runs here.
 
+use std::collections::BTreeSet;
+
 use crate::exec::Cmd;
 use crate::launcher::action::{self, NotDescribable, Prepared};
 use crate::launcher::clang_args::FrontEndJob;
 use crate::launcher::config::LaunchConfig;
+use crate::launcher::includes::{self, Include, Names};
+use crate::launcher::paths::TreeMap;
+use crate::launcher::record::Scan;
+use crate::launcher::scan_cache::{Entry, Slot};
 use crate::launcher::{comments, deps};
 use crate::remote::input_root::InputRoot;
 
@@ -24,26 +30,82 @@ fn uses<'a>(text: &[u8], markers: &[&'a str]) -> Option<&'a str> {
     found(text).and_then(|_| found(&comments::strip(text)))
 }
 
-/// The action for a compile, or why there cannot be one.
+/// The action for a compile, or why there cannot be one. An earlier scan
+/// of the same command is reused when nothing it depends on changed.
 pub fn prepare(cfg: &LaunchConfig, job: &FrontEndJob, args: &[String]) -> Result<Prepared, NotDescribable> {
     let trees = action::trees(cfg)?;
+    let slot = Slot::of(cfg, &trees, args);
+    if let Some((slot, entry)) = slot.as_ref().and_then(|s| Some((s, s.load()?))) {
+        // Any trouble (a file gone, a marker) is the scan's to judge.
+        if let Ok((p, _)) = prepare_from(cfg, &trees, job, args, &entry.deps(&trees), false) {
+            if entry.holds(&trees, &p.input_root, &slot.search.probe(&entry.names(&trees))) {
+                return Ok(p.scanned(Scan::Reused));
+            }
+        }
+    }
     let listed = Cmd::new(&cfg.compiler.path)
-        .args(deps::scan_args(args))
+        .args(deps::scan_args(args, &["-M"]))
         .output_silent()
         .map_err(|_| NotDescribable("the dependency scan failed (the compile shows why)".into()))?;
-    let mut root = InputRoot::default();
     let inputs = deps::parse(&String::from_utf8_lossy(&listed)).map(|r| r.prerequisites).unwrap_or_default();
     if !inputs.contains(&job.source) {
         return Err(NotDescribable(format!("the dependency scan does not name {}", job.source)));
     }
-    for file in inputs.iter().chain(&job.files) {
+    let (p, names) = prepare_from(cfg, &trees, job, args, &inputs, slot.is_some())?;
+    if let (Some(slot), Some(mut names)) = (&slot, names) {
+        if let Some(computed) = executed_includes(cfg, args, &names.computed_in) {
+            computed.iter().for_each(|(file, inc)| names.names.add(file, inc));
+            slot.store(&Entry::new(&trees, &inputs, &p.input_root, &names.names, &slot.search.probe(&names.names)));
+        }
+    }
+    Ok(p.scanned(Scan::Ran))
+}
+
+/// The names a compile's files include, as far as their text tells.
+struct Included {
+    names: Names,
+    /// Files whose names only preprocessing tells (a computed `#include`).
+    computed_in: BTreeSet<String>,
+}
+
+/// The includes the preprocessor ran in the files that compute theirs
+/// (`clang -E -dI`, on a scan that found such files); None if it cannot tell.
+fn executed_includes(cfg: &LaunchConfig, args: &[String], files: &BTreeSet<String>) -> Option<Vec<(String, Include)>> {
+    if files.is_empty() {
+        return Some(Vec::new());
+    }
+    let out = Cmd::new(&cfg.compiler.path).args(deps::scan_args(args, &["-E", "-dI"])).output_silent().ok()?;
+    includes::executed(&out, &files.iter().map(String::as_str).collect())
+}
+
+/// The action for a compile whose scan named `inputs`; with `read_names`,
+/// the names those files include (None when that cannot be known).
+fn prepare_from(
+    cfg: &LaunchConfig,
+    trees: &TreeMap,
+    job: &FrontEndJob,
+    args: &[String],
+    inputs: &[String],
+    read_names: bool,
+) -> Result<(Prepared, Option<Included>), NotDescribable> {
+    let mut root = InputRoot::default();
+    let mut included = read_names.then(|| Included { names: Names::default(), computed_in: BTreeSet::new() });
+    for (i, file) in inputs.iter().chain(&job.files).enumerate() {
         let data = action::read(file)?;
         if let Some(m) = uses(&data, UNSCANNED_READS) {
             return Err(NotDescribable(format!("{file} uses `{m}`, which the dependency scan cannot follow")));
         }
-        action::add_read(&mut root, &trees, file, data)?;
+        if let (Some(inc), true) = (included.as_mut(), i < inputs.len()) {
+            match includes::directives(&data) {
+                Some(found) => found.iter().for_each(|d| inc.names.add(file, d)),
+                // The preprocessor's output names the file it runs a directive in; not so after `#line`.
+                None if includes::renames_itself(&data) => included = None,
+                None => _ = inc.computed_in.insert(file.clone()),
+            }
+        }
+        action::add_read(&mut root, trees, file, data)?;
     }
     let mut writes = vec![(job.output.as_str(), false)];
     writes.extend(job.depfile.as_deref().map(|d| (d, true)));
-    action::build(cfg, &trees, root, args, &writes)
+    Ok((action::build(cfg, trees, root, args, &writes)?, included))
 }

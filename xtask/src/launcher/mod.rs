@@ -13,8 +13,10 @@ pub mod comments;
 pub mod config;
 pub mod deps;
 pub mod frontend;
+pub mod includes;
 pub mod paths;
 pub mod record;
+pub mod scan_cache;
 
 use std::io::Write;
 
@@ -103,6 +105,7 @@ fn run_local(
         downloaded: 0,
         why_local: why,
         exit_code: code,
+        scan: None,
     };
     note(cfg, &r);
     code
@@ -147,6 +150,7 @@ fn run_remote(
                 downloaded: o.downloaded,
                 why_local: None,
                 exit_code: o.exit_code,
+                scan: prepared.scan,
             };
             note(cfg, &r);
             o.exit_code

@@ -29,6 +29,16 @@ pub enum Place {
     Fallback,
 }
 
+/// How a front-end compile sent to the engine got its inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scan {
+    /// The dependency scan ran.
+    Ran,
+    /// An earlier scan of the same command was reused: nothing it depends on changed.
+    Reused,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobRecord {
     pub kind: Kind,
@@ -52,6 +62,9 @@ pub struct JobRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub why_local: Option<String>,
     pub exit_code: i32,
+    /// A front-end compile prepared for the engine: whether its scan ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<Scan>,
 }
 
 impl JobRecord {
@@ -104,6 +117,7 @@ mod tests {
             downloaded: 7,
             why_local: None,
             exit_code: 0,
+            scan: Some(Scan::Reused),
         };
         append(&f, &r).unwrap();
         std::fs::OpenOptions::new().append(true).open(&f).unwrap().write_all(b"{\"kind\":\"back").unwrap();

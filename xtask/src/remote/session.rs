@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::launcher::config::LaunchConfig;
-use crate::launcher::record::{self, JobRecord, Kind, Place};
+use crate::launcher::record::{self, JobRecord, Kind, Place, Scan};
 use crate::remote::compiler::Compiler;
 use crate::remote::endpoint::Endpoint;
 use crate::remote::engine;
@@ -72,6 +72,7 @@ impl Launch {
                 compiler,
                 max_batch,
                 salt: spec.salt.clone(),
+                scans: spec.front_ends.then(|| crate::home::cache().join("scans")),
             },
         })
     }
@@ -102,6 +103,8 @@ pub struct RemoteSummary {
     pub median_hit_ms: Option<f64>,
     /// Back-end jobs that failed (clang's exit code not 0).
     pub failed: usize,
+    /// Front-end compiles sent with an earlier dependency scan reused.
+    pub scans_reused: usize,
 }
 
 impl RemoteSummary {
@@ -125,6 +128,9 @@ impl RemoteSummary {
             }
             if r.exit_code != 0 {
                 s.failed += 1;
+            }
+            if r.scan == Some(Scan::Reused) {
+                s.scans_reused += 1;
             }
             s.bytes_uploaded += r.uploaded;
             s.bytes_downloaded += r.downloaded;
@@ -153,6 +159,9 @@ impl RemoteSummary {
         ];
         if n(Place::Fallback) > 0 {
             parts.push(format!("{} fell back to local", n(Place::Fallback)));
+        }
+        if kind == Kind::FrontEnd && self.scans_reused > 0 {
+            parts.push(format!("{} scans reused", self.scans_reused));
         }
         parts.join(", ")
     }
@@ -206,6 +215,7 @@ mod tests {
             downloaded: 5,
             why_local: None,
             exit_code: 0,
+            scan: (kind == Kind::FrontEnd && place == Place::Hit).then_some(Scan::Reused),
         }
     }
 
@@ -217,6 +227,8 @@ mod tests {
             rec(Kind::BackEnd, Place::Hit, 1.0, 1.02, 0.0),
             rec(Kind::BackEnd, Place::Hit, 1.0, 1.03, 0.0),
         ];
+        let with_reused = RemoteSummary::of(None, &[rec(Kind::FrontEnd, Place::Hit, 0.0, 0.01, 0.0)]);
+        assert_eq!(with_reused.line(Kind::FrontEnd), "0 remote, 1 hits, 0 local, 1 scans reused");
         let s = RemoteSummary::of(None, &rs);
         assert_eq!((s.count(Kind::BackEnd, Place::Remote), s.count(Kind::BackEnd, Place::Hit)), (1, 2));
         assert_eq!(s.count(Kind::FrontEnd, Place::Local), 1);

@@ -32,6 +32,7 @@ pub fn run(samples: u32) -> Result<()> {
         compiler: Compiler::identify(&clang)?,
         max_batch: 0,
         salt: String::new(),
+        scans: None,
     };
     let (key, value) = cfg.to_env();
     let exe = std::env::current_exe().context("cannot find thindist's own binary")?;
