@@ -44,6 +44,11 @@ pub fn logs() -> PathBuf {
     cache().join("logs")
 }
 
+/// Front-end dependency scans kept for reuse (`launcher::scan_cache`).
+pub fn scans() -> PathBuf {
+    cache().join("scans")
+}
+
 pub fn default_state_file() -> PathBuf {
     cache().join("state.toml")
 }

@@ -229,7 +229,7 @@ fn execution_seconds(r: &ActionResult) -> f64 {
 }
 
 /// Temporary file and rename: an output is whole or absent.
-fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
+pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
     let name = path.file_name().context("an output without a file name")?.to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.thindist-{}", std::process::id()));
     *PARTIAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(tmp.clone());

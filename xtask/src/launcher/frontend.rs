@@ -37,7 +37,7 @@ pub fn prepare(cfg: &LaunchConfig, job: &FrontEndJob, args: &[String]) -> Result
     let slot = Slot::of(cfg, &trees, args);
     if let Some((slot, entry)) = slot.as_ref().and_then(|s| Some((s, s.load()?))) {
         // Any trouble (a file gone, a marker) is the scan's to judge.
-        if let Ok((p, _)) = prepare_from(cfg, &trees, job, args, &entry.deps(&trees), false) {
+        if let Ok((p, _)) = prepare_from(cfg, &trees, job, args, &entry.deps(&trees), Reading::Reuse) {
             if entry.holds(&trees, &p.input_root, &slot.search.probe(&entry.names(&trees))) {
                 return Ok(p.scanned(Scan::Reused));
             }
@@ -51,7 +51,8 @@ pub fn prepare(cfg: &LaunchConfig, job: &FrontEndJob, args: &[String]) -> Result
     if !inputs.contains(&job.source) {
         return Err(NotDescribable(format!("the dependency scan does not name {}", job.source)));
     }
-    let (p, names) = prepare_from(cfg, &trees, job, args, &inputs, slot.is_some())?;
+    let reading = if slot.is_some() { Reading::ScanKept } else { Reading::Scan };
+    let (p, names) = prepare_from(cfg, &trees, job, args, &inputs, reading)?;
     if let (Some(slot), Some(mut names)) = (&slot, names) {
         if let Some(computed) = executed_includes(cfg, args, &names.computed_in) {
             computed.iter().for_each(|(file, inc)| names.names.add(file, inc));
@@ -78,21 +79,35 @@ fn executed_includes(cfg: &LaunchConfig, args: &[String], files: &BTreeSet<Strin
     includes::executed(&out, &files.iter().map(String::as_str).collect())
 }
 
-/// The action for a compile whose scan named `inputs`; with `read_names`,
-/// the names those files include (None when that cannot be known).
+/// What is read of a compile's files besides their bytes.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    /// A scan's files: every file is checked for reads the scan cannot follow.
+    Scan,
+    /// As `Scan`, and the names the files include, for the scan's entry.
+    ScanKept,
+    /// A kept scan's files: if they make its input root again, they are the
+    /// bytes that were checked and read when it was kept.
+    Reuse,
+}
+
+/// The action for a compile whose scan named `inputs`; with
+/// `Reading::ScanKept`, the names those files include (None when that
+/// cannot be known).
 fn prepare_from(
     cfg: &LaunchConfig,
     trees: &TreeMap,
     job: &FrontEndJob,
     args: &[String],
     inputs: &[String],
-    read_names: bool,
+    reading: Reading,
 ) -> Result<(Prepared, Option<Included>), NotDescribable> {
     let mut root = InputRoot::default();
-    let mut included = read_names.then(|| Included { names: Names::default(), computed_in: BTreeSet::new() });
+    let mut included =
+        (reading == Reading::ScanKept).then(|| Included { names: Names::default(), computed_in: BTreeSet::new() });
     for (i, file) in inputs.iter().chain(&job.files).enumerate() {
         let data = action::read(file)?;
-        if let Some(m) = uses(&data, UNSCANNED_READS) {
+        if let Some(m) = (reading != Reading::Reuse).then(|| uses(&data, UNSCANNED_READS)).flatten() {
             return Err(NotDescribable(format!("{file} uses `{m}`, which the dependency scan cannot follow")));
         }
         if let (Some(inc), true) = (included.as_mut(), i < inputs.len()) {

@@ -18,6 +18,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::launcher::action;
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::includes::{Found, Names, SearchPath};
 use crate::launcher::paths::TreeMap;
@@ -67,12 +68,8 @@ impl Slot {
     /// the next build a scan, nothing more.
     pub fn store(&self, entry: &Entry) {
         let Some(dir) = self.file.parent() else { return };
-        let tmp = self.file.with_extension(format!("tmp{}", std::process::id()));
-        let written = std::fs::create_dir_all(dir)
-            .and_then(|()| std::fs::write(&tmp, serde_json::to_vec(entry).expect("serialisable")))
-            .and_then(|()| std::fs::rename(&tmp, &self.file));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = action::write_atomically(&self.file, &serde_json::to_vec(entry).expect("serialisable"));
         }
     }
 }

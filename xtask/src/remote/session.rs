@@ -72,7 +72,7 @@ impl Launch {
                 compiler,
                 max_batch,
                 salt: spec.salt.clone(),
-                scans: spec.front_ends.then(|| crate::home::cache().join("scans")),
+                scans: spec.front_ends.then(crate::home::scans),
             },
         })
     }
