@@ -103,6 +103,25 @@ pub fn add_read(root: &mut InputRoot, trees: &TreeMap, file: &str, data: Vec<u8>
     root.add(&at, data, false).map_err(NotDescribable::of)
 }
 
+/// Makes each directory that exists here, in the trees, exist on the
+/// engine too (empty unless files are added under it): clang checks the
+/// directories of its search path (`-Wmissing-include-dirs`). One outside
+/// the trees (clang's own headers) is where the sandbox binds it.
+pub fn add_dirs<'a>(
+    root: &mut InputRoot,
+    trees: &TreeMap,
+    dirs: impl Iterator<Item = &'a str>,
+) -> Result<(), NotDescribable> {
+    for dir in dirs.filter(|d| Path::new(d).is_dir()) {
+        if let Some(at) = trees.input_path(dir) {
+            for walked in trees.dirs_walked(dir).iter().chain([&at]) {
+                root.add_dir(walked).map_err(NotDescribable::of)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The action of a compile: its command line with the trees' paths made
 /// relative, its input root, and the files it writes (`(file, is a depfile)`).
 pub fn build(

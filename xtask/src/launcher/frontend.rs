@@ -11,7 +11,7 @@ use crate::exec::Cmd;
 use crate::launcher::action::{self, NotDescribable, Prepared};
 use crate::launcher::clang_args::FrontEndJob;
 use crate::launcher::config::LaunchConfig;
-use crate::launcher::includes::{self, Include, Names};
+use crate::launcher::includes::{self, Include, Names, SearchPath};
 use crate::launcher::paths::TreeMap;
 use crate::launcher::record::Scan;
 use crate::launcher::scan_cache::{Entry, Slot};
@@ -120,6 +120,7 @@ fn prepare_from(
         }
         action::add_read(&mut root, trees, file, data)?;
     }
+    action::add_dirs(&mut root, trees, SearchPath::named(args).0.directories())?;
     let mut writes = vec![(job.output.as_str(), false)];
     writes.extend(job.depfile.as_deref().map(|d| (d, true)));
     Ok((action::build(cfg, trees, root, args, &writes)?, included))

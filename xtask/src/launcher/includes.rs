@@ -214,14 +214,25 @@ impl SearchPath {
     /// names every directory itself (`-nostdinc`) and uses no other way to
     /// add one (`-iprefix`, `-Xclang`, `CPATH`, …) has a known path.
     pub fn of(args: &[String]) -> Result<Self, Unknowable> {
+        match Self::named(args) {
+            (path, None) => Ok(path),
+            (_, Some(why)) => Err(why),
+        }
+    }
+
+    /// The directories and files the arguments name, whether or not they
+    /// are the whole search path, and the first reason they may not be.
+    pub fn named(args: &[String]) -> (Self, Option<Unknowable>) {
+        let mut unknown = None;
+        let mut because = |why: String| _ = unknown.get_or_insert(Unknowable(why));
         if !args.iter().any(|a| a == "-nostdinc") {
-            return Err(Unknowable("the compiler's own include directories are searched (no -nostdinc)".into()));
+            because("the compiler's own include directories are searched (no -nostdinc)".into());
         }
         if let Some(v) = ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH"]
             .into_iter()
             .find(|v| std::env::var_os(v).is_some())
         {
-            return Err(Unknowable(format!("{v} adds include directories")));
+            because(format!("{v} adds include directories"));
         }
         let (mut angled, mut system, mut after) = (Vec::new(), Vec::new(), Vec::new());
         let mut path = Self::default();
@@ -244,7 +255,7 @@ impl SearchPath {
                 || a.starts_with("-isystem-after")
                 || a.starts_with("-include-p")
             {
-                return Err(Unknowable(format!("`{a}`")));
+                because(format!("`{a}`"));
             } else if let Some(d) = value("-I") {
                 angled.push(d);
             } else if let Some(d) = value("-isystem") {
@@ -263,7 +274,7 @@ impl SearchPath {
                 || a.starts_with("-fmodule")
                 || (a.starts_with("-Wp,") && !WP_DEPFILE.iter().any(|p| a.starts_with(p)))
             {
-                return Err(Unknowable(format!("`{a}` may add include directories")));
+                because(format!("`{a}` may add include directories"));
             }
             i += 1;
         }
@@ -271,10 +282,15 @@ impl SearchPath {
         let real = |d: &String| std::fs::canonicalize(d).ok();
         let system_dirs: BTreeSet<_> = system.iter().chain(&after).filter_map(real).collect();
         if angled.iter().filter_map(real).any(|d| system_dirs.contains(&d)) {
-            return Err(Unknowable("a directory is both an -I and a system directory".into()));
+            because("a directory is both an -I and a system directory".into());
         }
         path.dirs = [angled, system, after].concat();
-        Ok(path)
+        (path, unknown)
+    }
+
+    /// Every directory the search names (`-iquote` ones too), as written.
+    pub fn directories(&self) -> impl Iterator<Item = &str> {
+        self.quote_dirs.iter().chain(&self.dirs).map(String::as_str)
     }
 
     /// Looks every name up as clang does, in its order, and notes what
