@@ -78,25 +78,42 @@ pub fn check_module(data: &[u8], machine: u16, release: &str, exported: &BTreeSe
     why
 }
 
+/// The natives of a module built in distributed mode: each object of its
+/// `.mod` with an index in the module's directory `dir`, as a path in `dir`.
+pub fn module_natives(objtree: &Path, stem: &str, dir: &str) -> Vec<String> {
+    module_objects(objtree, stem)
+        .into_iter()
+        .map(|object| format!("{dir}/{object}"))
+        .filter(|native| objtree.join(format!("{native}.thinlto.bc")).is_file())
+        .collect()
+}
+
+/// Every module of a build and, for those built in distributed mode, their
+/// natives: what a second build of the same tree must make byte for byte.
+pub fn module_outputs(objtree: &Path, layout: &Layout) -> Vec<String> {
+    let mut outputs = Vec::new();
+    for ko in modules_of(objtree).unwrap_or_default() {
+        let stem = ko.trim_end_matches(".ko");
+        outputs.extend(module_natives(objtree, stem, &layout.module_dir_of(stem)));
+        outputs.push(ko);
+    }
+    outputs
+}
+
 /// Checks the natives of a module built in distributed mode: each object
 /// of its `.mod` with an index in `dir` has a native ELF beside it.
 fn validate_module_natives(objtree: &Path, stem: &str, dir: &str, machine: u16, v: &mut Validation) {
-    let mut indexes = 0;
-    for object in module_objects(objtree, stem) {
-        let native = format!("{dir}/{object}");
-        if !objtree.join(format!("{native}.thinlto.bc")).is_file() {
-            continue;
-        }
-        indexes += 1;
-        match artifact::classify_file(&objtree.join(&native)) {
+    let natives = module_natives(objtree, stem, dir);
+    for native in &natives {
+        match artifact::classify_file(&objtree.join(native)) {
             Ok(Kind::Elf { machine: m, kind: ObjectKind::Relocatable, has_bitcode_section: false }) if m == machine => {
                 v.count("module native")
             }
-            Ok(k) => v.fail(&native, format!("is {}, expected a native ELF for machine {machine}", k.describe())),
-            Err(_) => v.fail(&native, "missing: the index is there, its native is not"),
+            Ok(k) => v.fail(native, format!("is {}, expected a native ELF for machine {machine}", k.describe())),
+            Err(_) => v.fail(native, "missing: the index is there, its native is not"),
         }
     }
-    if indexes == 0 {
+    if natives.is_empty() {
         v.fail(dir, format!("no index for any object of {stem}.mod"));
     }
 }
@@ -178,5 +195,33 @@ mod tests {
         assert_eq!(modules_of(dir.path()), None);
         std::fs::write(dir.path().join("modules.order"), "fs/configfs/configfs.o\nlib/test_hexdump.ko\n").unwrap();
         assert_eq!(modules_of(dir.path()).unwrap(), ["fs/configfs/configfs.ko", "lib/test_hexdump.ko"]);
+    }
+
+    #[test]
+    fn module_outputs_are_natives_with_an_index_then_the_module() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |path: &str, text: &str| {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        let layout = Layout::get("v3").unwrap();
+        assert!(module_outputs(dir.path(), layout).is_empty());
+        put("modules.order", "fs/configfs/configfs.o\nlib/test_hexdump.o\n");
+        // item.o has no index, so no native to compare.
+        put("fs/configfs/configfs.mod", "fs/configfs/inode.o fs/configfs/dir.o fs/configfs/item.o\n");
+        put("fs/configfs/configfs.thinlto/fs/configfs/inode.o.thinlto.bc", "");
+        put("fs/configfs/configfs.thinlto/fs/configfs/dir.o.thinlto.bc", "");
+        // Built in-process: no directory of natives, the module alone.
+        put("lib/test_hexdump.mod", "lib/test_hexdump.o\n");
+        assert_eq!(
+            module_outputs(dir.path(), layout),
+            [
+                "fs/configfs/configfs.thinlto/fs/configfs/inode.o",
+                "fs/configfs/configfs.thinlto/fs/configfs/dir.o",
+                "fs/configfs/configfs.ko",
+                "lib/test_hexdump.ko"
+            ]
+        );
     }
 }

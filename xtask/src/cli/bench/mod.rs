@@ -43,7 +43,8 @@ Builds, in <cache>/bench/remote-<arch>-<tree>: local (no launcher), remote cold 
 action salt, so every job executes), remote warm (an empty O= directory, the same salt:
 every job a cache hit); with --remote-front-ends also a second checkout of the tree (a
 shared clone of its HEAD) built from empty; then touches kernel/fork.c and rebuilds local
-and remote cold."
+and remote cold. On a big config, --no-warm leaves out the warm build (back-ends only: it
+recompiles every front-end here) and keeps the comparison of natives and modules."
     )]
     Remote {
         #[command(flatten)]
@@ -52,6 +53,9 @@ and remote cold."
         config: ConfigArgs,
         #[command(flatten)]
         tools: ToolArgs,
+        /// Leave out the warm build.
+        #[arg(long, conflicts_with = "remote_front_ends")]
+        no_warm: bool,
         /// Also write the figures as JSON here.
         #[arg(long, value_name = "FILE")]
         json: Option<std::path::PathBuf>,
@@ -86,7 +90,9 @@ pub fn run(bench: &Bench, global: &Global) -> Result<()> {
     match bench {
         Bench::Overhead { arch, tools, pairs } => overhead(arch, tools, *pairs, global),
         Bench::Incremental { arch, tools } => incremental(arch, tools, global),
-        Bench::Remote { arch, config, tools, json } => remote::run(arch, config, tools, json.as_deref(), global),
+        Bench::Remote { arch, config, tools, no_warm, json } => {
+            remote::run(arch, config, tools, !no_warm, json.as_deref(), global)
+        }
         Bench::Launcher { samples } => launcher::run(*samples),
         Bench::Projection { dir } => projection_of(dir),
     }

@@ -39,15 +39,17 @@ struct RemoteBench {
     front_ends: bool,
     machine: crate::report::machine::Machine,
     rows: Vec<RemoteRow>,
-    /// Natives compared byte for byte (back-ends only on the engine: the IR is the same).
+    /// Natives and modules compared byte for byte (back-ends only on the
+    /// engine: the IR is the same).
     natives_compared: usize,
     natives_differing: Vec<String>,
     /// With front-ends on the engine the IR names the source as the engine
     /// saw it: vmlinux is judged by compare's equivalence instead.
     vmlinux_equivalence: Option<String>,
     cold_over_local_wall: f64,
-    warm_over_local_wall: f64,
-    warm_over_cold_backend: f64,
+    /// None with --no-warm.
+    warm_over_local_wall: Option<f64>,
+    warm_over_cold_backend: Option<f64>,
     /// The second checkout: hits among the jobs sent to the engine, and among all compiles.
     checkout_hit_rate: Option<f64>,
     checkout_hits_of_all: Option<f64>,
@@ -96,7 +98,14 @@ fn hit_rates(s: &RemoteSummary) -> (f64, f64) {
     (hits / sent.max(1.0), hits / all.max(1.0))
 }
 
-pub fn run(arch: &ArchArg, config: &ConfigArgs, tools: &ToolArgs, json: Option<&Path>, global: &Global) -> Result<()> {
+pub fn run(
+    arch: &ArchArg,
+    config: &ConfigArgs,
+    tools: &ToolArgs,
+    with_warm: bool,
+    json: Option<&Path>,
+    global: &Global,
+) -> Result<()> {
     let mut spec = global.spec("bench-remote", arch, tools)?;
     config.apply(&mut spec);
     let Some(mut remote) = spec.remote.take() else {
@@ -117,13 +126,13 @@ pub fn run(arch: &ArchArg, config: &ConfigArgs, tools: &ToolArgs, json: Option<&
     };
     let local = open("local", None, &spec.tree)?;
     let cold = open("remote", Some(remote.clone()), &spec.tree)?;
-    let warm = open("warm", Some(remote.clone()), &spec.tree)?;
-    let local_full = local.make_ok("full")?;
-    let cold_full = cold.make_ok("full")?;
-    let warm_full = warm.make_ok("full")?;
-    let mut rows =
-        vec![row("local full", &local_full), row("remote cold full", &cold_full), row("remote warm full", &warm_full)];
-    let mut sessions = vec![&local, &cold, &warm];
+    let warm = with_warm.then(|| open("warm", Some(remote.clone()), &spec.tree)).transpose()?;
+    let mut rows = vec![row("local full", &local.make_ok("full")?), row("remote cold full", &cold.make_ok("full")?)];
+    let mut sessions = vec![&local, &cold];
+    if let Some(warm) = &warm {
+        rows.push(row("remote warm full", &warm.make_ok("full")?));
+        sessions.push(warm);
+    }
     let checkout_session;
     if remote.front_ends {
         let at = second_checkout(&spec.tree, &root.join("checkout"))?;
@@ -156,6 +165,7 @@ pub fn run(arch: &ArchArg, config: &ConfigArgs, tools: &ToolArgs, json: Option<&
     rows.push(row("local one-file", &local.make_ok("one-file")?));
     rows.push(row("remote one-file", &cold.make_ok("one-file")?));
     let checkout = remote.front_ends.then(|| rows[3].remote.as_ref().map(hit_rates)).flatten();
+    let warm_row = warm.is_some().then(|| &rows[2]);
     let n = rows.len();
     let report = RemoteBench {
         kernel: format!("Linux {} ({})", local.tree.version, local.series),
@@ -168,8 +178,8 @@ pub fn run(arch: &ArchArg, config: &ConfigArgs, tools: &ToolArgs, json: Option<&
         front_ends: remote.front_ends,
         machine: crate::report::machine::describe(),
         cold_over_local_wall: rows[1].wall_seconds / rows[0].wall_seconds,
-        warm_over_local_wall: rows[2].wall_seconds / rows[0].wall_seconds,
-        warm_over_cold_backend: rows[2].backend_seconds / rows[1].backend_seconds,
+        warm_over_local_wall: warm_row.map(|w| w.wall_seconds / rows[0].wall_seconds),
+        warm_over_cold_backend: warm_row.map(|w| w.backend_seconds / rows[1].backend_seconds),
         checkout_hit_rate: checkout.map(|c| c.0),
         checkout_hits_of_all: checkout.map(|c| c.1),
         one_file_remote_over_local: rows[n - 1].wall_seconds / rows[n - 2].wall_seconds,
@@ -217,7 +227,7 @@ fn print(r: &RemoteBench) {
             ms(s.median_engine_overhead_ms)
         );
     }
-    if let Some(s) = r.rows[2].remote.as_ref() {
+    if let Some(s) = r.warm_over_local_wall.and_then(|_| r.rows[2].remote.as_ref()) {
         println!(
             "  warm build: a cache hit takes {} (median), {:.1} MB down",
             ms(s.median_hit_ms),
@@ -227,15 +237,17 @@ fn print(r: &RemoteBench) {
     match &r.vmlinux_equivalence {
         Some(v) => println!("  vmlinux, remote vs local: {v}"),
         None => println!(
-            "  natives byte-identical, remote vs local: {} of {}",
+            "  natives and modules byte-identical, remote vs local: {} of {}",
             r.natives_compared - r.natives_differing.len(),
             r.natives_compared
         ),
     }
     println!("  cold remote / local full wall:        {:.3} (target <= 1.10)", r.cold_over_local_wall);
-    println!("  warm / cold back-end stage:           {:.3} (target <= 0.2)", r.warm_over_cold_backend);
-    if r.front_ends {
-        println!("  warm remote / local full wall:        {:.3} (target <= 0.25)", r.warm_over_local_wall);
+    if let Some(w) = r.warm_over_cold_backend {
+        println!("  warm / cold back-end stage:           {w:.3} (target <= 0.2)");
+    }
+    if let (true, Some(w)) = (r.front_ends, r.warm_over_local_wall) {
+        println!("  warm remote / local full wall:        {w:.3} (target <= 0.25)");
     }
     if let (Some(sent), Some(all)) = (r.checkout_hit_rate, r.checkout_hits_of_all) {
         println!(
