@@ -88,6 +88,14 @@ pub fn x86_64_612_tinyconfig() -> Result {
         )?;
         check(m["boot"]["outcome"] == "booted", format!("{} boot: {}", m["mode"], m["boot"]["reason"]))?;
     }
+    // Every module's objects touched: each build links its modules again
+    // (configfs's links and three .ko); THIN_DIST also recompiles configfs's
+    // six natives, which in-process ThinLTO redoes inside its `ld -r`.
+    let relinked = |m: &Value| m["incremental"]["modules_relinked"]["steps"].as_u64().unwrap_or(0);
+    check(
+        relinked(inproc) >= 4 && relinked(dist) >= relinked(inproc) + 6,
+        format!("modules relinked: {} and {} steps", relinked(inproc), relinked(dist)),
+    )?;
     check(dist["validation"]["failures"].as_array().is_some_and(|f| f.is_empty()), "the thin-dist build validates")?;
     let e = &report["equivalence"];
     check(e["verdict"] == "equivalent", format!("verdict {} ({})", e["verdict"], e["reasons"]))?;

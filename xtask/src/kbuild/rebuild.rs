@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::checks::modules::{module_objects, modules_of};
+use crate::exec::child::Usage;
 use crate::kbuild::driver::MakeRun;
 use crate::kbuild::session::Session;
 
@@ -47,17 +48,36 @@ pub fn module_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
     }
 }
 
-/// A rebuild after a full build: how long it took and what it compiled.
+/// Moves the mtime of every object of every module to now, in a build's
+/// own object tree, so that make links each module again from its objects:
+/// in-process ThinLTO re-runs the module's whole LTO inside `ld -r`,
+/// THIN_DIST its thin-link and every native. (A module of one object did
+/// its back-end in its compile, in both modes, so only its `.ko` is linked
+/// again.) How many objects were touched.
+pub fn touch_module_objects(objtree: &Path) -> Result<usize> {
+    let mut touched = 0;
+    for ko in modules_of(objtree).unwrap_or_default() {
+        for object in module_objects(objtree, ko.trim_end_matches(".ko")) {
+            touch(objtree, &object)?;
+            touched += 1;
+        }
+    }
+    Ok(touched)
+}
+
+/// A rebuild after a full build: how long it took, what it compiled and
+/// what it used.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rebuild {
     pub seconds: f64,
     /// Compiles and links it ran (front-end, back-end, links).
     pub steps: usize,
+    pub usage: Usage,
 }
 
 impl From<&MakeRun> for Rebuild {
     fn from(run: &MakeRun) -> Self {
-        Rebuild { seconds: run.seconds, steps: run.stages.iter().map(|s| s.steps).sum() }
+        Rebuild { seconds: run.seconds, steps: run.stages.iter().map(|s| s.steps).sum(), usage: run.usage }
     }
 }
 
@@ -71,36 +91,50 @@ pub struct Incremental {
     /// build with modules), and that source.
     pub module_one_file: Option<Rebuild>,
     pub module_touched: Option<String>,
+    /// After touching every module's objects: the modules stage alone,
+    /// after the front-end (see `touch_module_objects`).
+    pub modules_relinked: Option<Rebuild>,
 }
 
 /// No-op rebuilds of every build, then one touch of the one file and a
 /// one-file rebuild of each: the same change reaches every mode. With
-/// modules, then the same for one module source.
+/// modules, then the same for one module source, and every module linked
+/// again from its objects.
 pub fn incremental(builds: &[Session]) -> Result<Vec<Incremental>> {
     let noops = builds.iter().map(|b| b.make_ok("noop")).collect::<Result<Vec<_>>>()?;
     let first = builds.first().context("no builds")?;
     let tree = &first.tree.root;
     touch_one_file(tree)?;
     let ones = builds.iter().map(|b| b.make_ok("one-file")).collect::<Result<Vec<_>>>()?;
-    let (module_ones, module_touched) = match modules_of(&first.kb.objtree) {
+    let (module_ones, module_touched, relinks) = match modules_of(&first.kb.objtree) {
         Some(_) => {
             let (_, source) = module_source(&first.kb.objtree, tree)?;
             touch(tree, &source)?;
             let runs = builds.iter().map(|b| b.make_ok("module-one-file")).collect::<Result<Vec<_>>>()?;
-            (runs.iter().map(|r| Some(r.into())).collect(), Some(source))
+            let relinks = builds
+                .iter()
+                .map(|b| {
+                    touch_module_objects(&b.kb.objtree)?;
+                    b.make_ok("modules-relinked")
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let some = |runs: &[MakeRun]| runs.iter().map(|r| Some(r.into())).collect();
+            (some(&runs), Some(source), some(&relinks))
         }
-        None => (vec![None; builds.len()], None),
+        None => (vec![None; builds.len()], None, vec![None; builds.len()]),
     };
     Ok(noops
         .iter()
         .zip(&ones)
         .zip(module_ones)
-        .map(|((n, o), m)| Incremental {
+        .zip(relinks)
+        .map(|(((n, o), m), r)| Incremental {
             noop: n.into(),
             one_file: o.into(),
             touched: TOUCHED,
             module_one_file: m,
             module_touched: module_touched.clone(),
+            modules_relinked: r,
         })
         .collect())
 }

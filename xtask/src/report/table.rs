@@ -73,6 +73,18 @@ pub fn render(r: &CompareReport) -> String {
                 ratio(Some(mx.seconds), Some(my.seconds)),
             );
         }
+        if let (Some(mx), Some(my)) = (&x.modules_relinked, &y.modules_relinked) {
+            row(
+                "every module relinked",
+                secs(Some(mx.seconds)),
+                secs(Some(my.seconds)),
+                ratio(Some(mx.seconds), Some(my.seconds)),
+            );
+            let (cx, cy) = (cpu(&mx.usage), cpu(&my.usage));
+            row("  its CPU time (user+sys)", secs(Some(cx)), secs(Some(cy)), ratio(Some(cx), Some(cy)));
+            let (px, py) = (mx.usage.peak_rss_mib, my.usage.peak_rss_mib);
+            row("  its peak RSS", format!("{px:.0} MiB"), format!("{py:.0} MiB"), ratio(Some(px), Some(py)));
+        }
     }
     let e = &r.equivalence;
     for s in &e.sections {
