@@ -53,16 +53,14 @@ pub fn module_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
 /// in-process ThinLTO re-runs the module's whole LTO inside `ld -r`,
 /// THIN_DIST its thin-link and every native. (A module of one object did
 /// its back-end in its compile, in both modes, so only its `.ko` is linked
-/// again.) How many objects were touched.
-pub fn touch_module_objects(objtree: &Path) -> Result<usize> {
-    let mut touched = 0;
+/// again.)
+pub fn touch_module_objects(objtree: &Path) -> Result<()> {
     for ko in modules_of(objtree).unwrap_or_default() {
         for object in module_objects(objtree, ko.trim_end_matches(".ko")) {
             touch(objtree, &object)?;
-            touched += 1;
         }
     }
-    Ok(touched)
+    Ok(())
 }
 
 /// A rebuild after a full build: how long it took, what it compiled and

@@ -90,6 +90,11 @@ fn second_checkout(tree: &Path, dir: &Path) -> Result<PathBuf> {
 }
 
 /// (hits / jobs sent to the engine, hits / all compiles) of a build.
+/// The row of the build named `build`, if that build ran.
+fn row_of<'a>(rows: &'a [RemoteRow], build: &str) -> Option<&'a RemoteRow> {
+    rows.iter().find(|r| r.build == build)
+}
+
 fn hit_rates(s: &RemoteSummary) -> (f64, f64) {
     let n = |p| s.count(Kind::FrontEnd, p) + s.count(Kind::BackEnd, p);
     let hits = n(Place::Hit) as f64;
@@ -164,8 +169,8 @@ pub fn run(
     rebuild::touch_one_file(&local.tree.root)?;
     rows.push(row("local one-file", &local.make_ok("one-file")?));
     rows.push(row("remote one-file", &cold.make_ok("one-file")?));
-    let checkout = remote.front_ends.then(|| rows[3].remote.as_ref().map(hit_rates)).flatten();
-    let warm_row = warm.is_some().then(|| &rows[2]);
+    let checkout = row_of(&rows, "second checkout full").and_then(|r| r.remote.as_ref()).map(hit_rates);
+    let warm_row = row_of(&rows, "remote warm full");
     let n = rows.len();
     let report = RemoteBench {
         kernel: format!("Linux {} ({})", local.tree.version, local.series),
@@ -227,7 +232,7 @@ fn print(r: &RemoteBench) {
             ms(s.median_engine_overhead_ms)
         );
     }
-    if let Some(s) = r.warm_over_local_wall.and_then(|_| r.rows[2].remote.as_ref()) {
+    if let Some(s) = row_of(&r.rows, "remote warm full").and_then(|w| w.remote.as_ref()) {
         println!(
             "  warm build: a cache hit takes {} (median), {:.1} MB down",
             ms(s.median_hit_ms),
