@@ -72,11 +72,13 @@ fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     out
 }
 
-/// An emptied fixture out dir and its report's path.
+/// An emptied fixture out dir and its report's path, the report of an
+/// earlier run removed (a later case must not read it as this run's).
 fn fresh_out(name: &str) -> (PathBuf, PathBuf) {
     let out = out_dir(name);
     let _ = std::fs::remove_dir_all(&out);
     let json = out.with_extension("json");
+    let _ = std::fs::remove_file(&json);
     (out, json)
 }
 
@@ -143,6 +145,9 @@ pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
     let run = run.fails_with("the build failed")?;
     check(run.all().contains(&format!("the remote engine at {URL} failed")), "the launcher names the engine")?;
     check(run.all().contains("--remote-fallback"), "and says what to do")?;
+    // Launchers fail side by side on one pipe: each message is a line of its own.
+    let spliced = run.all().lines().filter(|l| l.matches("thindist launch:").count() > 1).count();
+    check(spliced == 0, format!("{spliced} launcher messages spliced into another's line"))?;
     check(!has_partial(&out), "no partial native was left")?;
     let before = natives();
 
@@ -286,7 +291,9 @@ fn newest_records() -> PathBuf {
 pub fn warm_build_is_all_hits() -> Result {
     let (_d, state) = setup_612()?;
     engine(&state)?;
-    let cold = report(&out_dir("612-x86_64-remote-fe").with_extension("json"));
+    let cold_out = out_dir("612-x86_64-remote-fe");
+    check(cold_out.join("vmlinux").exists(), "the cold build exists (front_ends_on_the_engine)")?;
+    let cold = report(&cold_out.with_extension("json"));
     let (out, json) = fresh_out("612-x86_64-remote-warm");
     remote_build(&state, &out, &json, &["--remote-front-ends"]).ok()?;
     let r = report(&json);

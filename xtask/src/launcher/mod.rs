@@ -31,7 +31,7 @@ use record::{JobRecord, Place};
 /// Runs one compiler call; never returns.
 pub fn main(argv: &[String]) -> ! {
     let Some((_, args)) = argv.split_first() else {
-        eprintln!("thindist launch: no compiler given; make runs it as CC=\"<thindist> launch <clang>\"");
+        say("no compiler given; make runs it as CC=\"<thindist> launch <clang>\"");
         std::process::exit(2);
     };
     let cmd = Cmd::from_argv(argv);
@@ -67,8 +67,17 @@ pub fn main(argv: &[String]) -> ! {
 }
 
 fn fail(e: anyhow::Error) -> ! {
-    eprintln!("thindist launch: {e:#}");
+    say(&format!("{e:#}"));
     std::process::exit(1)
+}
+
+/// One message of the launcher's, written in one `write` call: make runs
+/// launchers side by side on one pipe, and `eprintln!` writes a formatted
+/// line in pieces, which two launchers failing at once spliced into one
+/// unreadable line (seen when the engine died under `-j2`).
+fn say(message: &str) {
+    let line = format!("thindist launch: {message}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn status_code(s: std::process::ExitStatus) -> i32 {
@@ -113,7 +122,7 @@ fn run_local(
 
 fn note(cfg: &LaunchConfig, r: &JobRecord) {
     if let Err(e) = record::append(&cfg.records, r) {
-        eprintln!("thindist launch: warning: {e:#}");
+        say(&format!("warning: {e:#}"));
     }
 }
 
@@ -156,16 +165,14 @@ fn run_remote(
             o.exit_code
         }
         Err(e) if cfg.fallback => {
-            eprintln!(
-                "thindist launch: warning: the remote engine failed for {output}: {e:#}; running it here (--remote-fallback)"
-            );
+            say(&format!("warning: the remote engine failed for {output}: {e:#}; running it here (--remote-fallback)"));
             run_local(cfg, cmd, kind, output.to_string(), Place::Fallback, Some(format!("{e:#}")), start)
         }
         Err(e) => {
             let url = cfg.endpoint.as_ref().map(|e| e.url.as_str()).unwrap_or_default();
-            eprintln!(
-                "thindist launch: error: the remote engine at {url} failed for {output}: {e:#}; check it (`cargo xtask remote status`) and run the build again, or add --remote-fallback to run such jobs here"
-            );
+            say(&format!(
+                "error: the remote engine at {url} failed for {output}: {e:#}; check it (`cargo xtask remote status`) and run the build again, or add --remote-fallback to run such jobs here"
+            ));
             1
         }
     }
