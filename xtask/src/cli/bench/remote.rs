@@ -89,12 +89,16 @@ fn second_checkout(tree: &Path, dir: &Path) -> Result<PathBuf> {
     Ok(at)
 }
 
-/// (hits / jobs sent to the engine, hits / all compiles) of a build.
+/// The rows the summary reads, found by name: `--no-warm` leaves one out.
+const WARM: &str = "remote warm full";
+const CHECKOUT: &str = "second checkout full";
+
 /// The row of the build named `build`, if that build ran.
 fn row_of<'a>(rows: &'a [RemoteRow], build: &str) -> Option<&'a RemoteRow> {
     rows.iter().find(|r| r.build == build)
 }
 
+/// (hits / jobs sent to the engine, hits / all compiles) of a build.
 fn hit_rates(s: &RemoteSummary) -> (f64, f64) {
     let n = |p| s.count(Kind::FrontEnd, p) + s.count(Kind::BackEnd, p);
     let hits = n(Place::Hit) as f64;
@@ -135,14 +139,14 @@ pub fn run(
     let mut rows = vec![row("local full", &local.make_ok("full")?), row("remote cold full", &cold.make_ok("full")?)];
     let mut sessions = vec![&local, &cold];
     if let Some(warm) = &warm {
-        rows.push(row("remote warm full", &warm.make_ok("full")?));
+        rows.push(row(WARM, &warm.make_ok("full")?));
         sessions.push(warm);
     }
     let checkout_session;
     if remote.front_ends {
         let at = second_checkout(&spec.tree, &root.join("checkout"))?;
         checkout_session = open("checkout-build", Some(remote.clone()), &at)?;
-        rows.push(row("second checkout full", &checkout_session.make_ok("full")?));
+        rows.push(row(CHECKOUT, &checkout_session.make_ok("full")?));
         sessions.push(&checkout_session);
     }
     for s in &sessions {
@@ -169,8 +173,8 @@ pub fn run(
     rebuild::touch_one_file(&local.tree.root)?;
     rows.push(row("local one-file", &local.make_ok("one-file")?));
     rows.push(row("remote one-file", &cold.make_ok("one-file")?));
-    let checkout = row_of(&rows, "second checkout full").and_then(|r| r.remote.as_ref()).map(hit_rates);
-    let warm_row = row_of(&rows, "remote warm full");
+    let checkout = row_of(&rows, CHECKOUT).and_then(|r| r.remote.as_ref()).map(hit_rates);
+    let warm_row = row_of(&rows, WARM);
     let n = rows.len();
     let report = RemoteBench {
         kernel: format!("Linux {} ({})", local.tree.version, local.series),
@@ -232,7 +236,7 @@ fn print(r: &RemoteBench) {
             ms(s.median_engine_overhead_ms)
         );
     }
-    if let Some(s) = row_of(&r.rows, "remote warm full").and_then(|w| w.remote.as_ref()) {
+    if let Some(s) = row_of(&r.rows, WARM).and_then(|w| w.remote.as_ref()) {
         println!(
             "  warm build: a cache hit takes {} (median), {:.1} MB down",
             ms(s.median_hit_ms),
