@@ -71,6 +71,9 @@ enum Command {
 
 pub fn main() {
     let cli = Cli::parse();
+    if !matches!(cli.command, Some(Command::Launch { .. })) {
+        crate::exec::interrupt::install();
+    }
     let result = match &cli.command {
         None => {
             let _ = Cli::command().print_help();

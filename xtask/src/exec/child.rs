@@ -10,9 +10,13 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 
+use super::interrupt::{self, Guard};
+
 pub struct Lines {
     pub child: Child,
     pub lines: mpsc::Receiver<String>,
+    /// A stop signal reaches the child's group while this lives.
+    pub guard: Guard,
     readers: Vec<JoinHandle<()>>,
 }
 
@@ -43,11 +47,8 @@ pub(super) fn own_group(cmd: &mut Command) -> &mut Command {
 /// Starts `cmd` in its own process group with both output streams read
 /// line by line into one channel.
 pub(super) fn spawn(mut cmd: Command, name: &str) -> Result<Lines> {
-    let mut child = own_group(&mut cmd)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {name}"))?;
+    own_group(&mut cmd).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (mut child, guard) = interrupt::start(name, true, || cmd.spawn())?;
     let (tx, lines) = mpsc::channel();
     let streams: [Option<Box<dyn Read + Send>>; 2] = [
         child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>),
@@ -68,7 +69,7 @@ pub(super) fn spawn(mut cmd: Command, name: &str) -> Result<Lines> {
             })
         })
         .collect();
-    Ok(Lines { child, lines, readers })
+    Ok(Lines { child, lines, guard, readers })
 }
 
 /// What a finished child and every descendant it waited for used.

@@ -9,7 +9,7 @@ pub mod interrupt;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
@@ -80,20 +80,42 @@ impl Cmd {
         Ok(sh)
     }
 
-    fn with_xshell<T>(&self, f: impl FnOnce(xshell::Cmd<'_>) -> xshell::Result<T>) -> Result<T> {
+    /// The command as std runs it, built by xshell (arguments as arguments).
+    fn command(&self) -> Result<Command> {
         let sh = self.shell()?;
         let (prog, args) = self.argv.split_first().context("empty command")?;
         let mut cmd = sh.cmd(prog).args(args);
         for (k, v) in &self.env {
             cmd = cmd.env(k, v);
         }
-        f(cmd).with_context(|| format!("`{}` failed", self.display()))
+        Ok(cmd.into())
+    }
+
+    /// Runs to completion in a process group of its own with its output
+    /// captured; a stop signal reaches it, and is an error.
+    fn output(&self) -> Result<Output> {
+        let mut c = self.command()?;
+        child::own_group(&mut c).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let what = self.display();
+        let (child, guard) = interrupt::start(&what, true, || c.spawn())?;
+        let out = child.wait_with_output().with_context(|| format!("cannot run `{what}`"))?;
+        guard.check(&what)?;
+        Ok(out)
+    }
+
+    /// Standard output of a successful run, else an error with its standard error.
+    fn output_ok(&self) -> Result<Output> {
+        let out = self.output()?;
+        if !out.status.success() {
+            bail!("`{}` failed ({}):\n{}", self.display(), out.status, String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(out)
     }
 
     /// Runs to completion with its output captured; a failure is an error
     /// that carries what it printed.
     pub fn run_quiet(&self) -> Result<()> {
-        let out = self.with_xshell(|c| c.quiet().ignore_status().output())?;
+        let out = self.output()?;
         if !out.status.success() {
             bail!(
                 "`{}` failed ({}):\n{}{}",
@@ -108,23 +130,33 @@ impl Cmd {
 
     /// Standard output of a successful run.
     pub fn read(&self) -> Result<String> {
-        self.with_xshell(|c| c.quiet().read())
+        Ok(text_of(self.output_ok()?.stdout))
     }
 
     /// Standard output of a successful run, as bytes, its standard error
     /// dropped (a pass whose warnings the real run prints again).
     pub fn output_silent(&self) -> Result<Vec<u8>> {
-        self.with_xshell(|c| c.quiet().ignore_stderr().output()).map(|o| o.stdout)
+        Ok(self.output_ok()?.stdout)
     }
 
     /// Standard output whatever the exit status (probes such as `--version`).
     pub fn read_any(&self) -> Result<String> {
-        self.with_xshell(|c| c.quiet().ignore_status().ignore_stderr().read())
+        Ok(text_of(self.output()?.stdout))
     }
 
-    /// Runs on the terminal's own output (installers, the test runner).
+    /// Runs on the terminal's own output (installers, the test runner), in
+    /// the tool's process group, so that a terminal's Ctrl-C reaches it too.
     pub fn run(&self) -> Result<()> {
-        self.with_xshell(|c| c.run())
+        eprintln!("$ {}", self.display());
+        let mut c = self.command()?;
+        let what = self.display();
+        let (mut child, guard) = interrupt::start(&what, false, || c.spawn())?;
+        let status = child.wait().with_context(|| format!("cannot run `{what}`"))?;
+        guard.check(&what)?;
+        if !status.success() {
+            bail!("`{what}` failed ({status})");
+        }
+        Ok(())
     }
 
     /// The child with the caller's stdin, stdout and stderr.
@@ -164,13 +196,14 @@ impl Cmd {
     /// Starts it in its own process group with its output delivered line
     /// by line (make, QEMU).
     pub fn follow(&self) -> Result<Lines> {
-        child::spawn(self.process()?, &self.argv[0])
+        child::spawn(self.process()?, &self.display())
     }
 
     /// Starts a daemon: its own session, all it prints going to `log`; not
     /// waited for. Returns its pid.
     pub fn spawn_daemon(&self, log: File) -> Result<u32> {
         use std::os::unix::process::CommandExt;
+        interrupt::refuse_if_interrupted(&format!("starting {}", self.argv[0]))?;
         let mut c = self.process()?;
         c.stdout(log.try_clone()?).stderr(log);
         // SAFETY: setsid is async-signal-safe; the daemon leaves our
@@ -190,10 +223,21 @@ impl Cmd {
     pub fn run_to_file(&self, log: File) -> Result<(ExitStatus, Usage)> {
         let mut c = self.process()?;
         child::own_group(&mut c).stdout(log.try_clone()?).stderr(log);
-        let child = c.spawn().with_context(|| format!("cannot start {}", self.argv[0]))?;
-        let _guard = interrupt::Guard::new(child.id());
+        let (child, _guard) = interrupt::start(&self.display(), true, || c.spawn())?;
         child::wait_with_usage(&child)
     }
+}
+
+/// Output as text, without its last line's newline (as xshell reads it).
+fn text_of(bytes: Vec<u8>) -> String {
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    if text.ends_with('\r') {
+        text.pop();
+    }
+    text
 }
 
 /// An argument as a shell would need it, for display only.

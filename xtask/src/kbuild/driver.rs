@@ -12,7 +12,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::exec::child::{self, Usage};
-use crate::exec::interrupt;
 use crate::exec::Cmd;
 use crate::kbuild::stages::{parse_step, Pipeline, Stage, Step, Tracker};
 use crate::launcher::record::{self, JobRecord, Kind};
@@ -176,7 +175,6 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     writeln!(log_file, "$ {}", cmd.display())?;
 
     let mut run = cmd.follow()?;
-    let guard = interrupt::Guard::new(run.child.id());
 
     let started = Instant::now();
     let since = record::now();
@@ -292,7 +290,7 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     display.clear();
     writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;
     log_file.flush()?;
-    if guard.interrupted() {
+    if run.guard.interrupted() {
         bail!(
             "interrupted (Ctrl-C, SIGTERM or SIGHUP): make and its compilers were stopped; run the same command again to continue (log: {})",
             log.display()

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::exec::interrupt;
 use crate::exec::Cmd;
 use crate::home;
 use crate::kbuild::arch::Qemu;
@@ -205,8 +204,7 @@ fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> 
 /// Runs QEMU until the marker, a panic, its exit or the timeout; QEMU never outlives this.
 pub fn boot(argv: &[String], timeout: Duration, module_lines: &[String]) -> Result<BootReport> {
     let run = Cmd::from_argv(argv).follow().context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
-    let (mut child, rx) = (run.child, run.lines);
-    let guard = interrupt::Guard::new(child.id());
+    let (mut child, rx, guard) = (run.child, run.lines, run.guard);
     let start = Instant::now();
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut outcome = None;
