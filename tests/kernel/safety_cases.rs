@@ -279,12 +279,7 @@ pub fn sigterm_stops_the_build_and_keeps_the_log() -> Result {
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains("612-x86_64-sigterm") && !c.contains("cargo"))
-        .collect();
+    let left = processes_naming("612-x86_64-sigterm");
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     check(lines_while_running >= 30, format!("the log follows the build ({lines_while_running} lines while it ran)"))?;
     second.fails_with("another thindist run is using")?;
@@ -296,11 +291,109 @@ pub fn sigterm_stops_the_build_and_keeps_the_log() -> Result {
     check(text.lines().last().is_some_and(|l| l.starts_with("# exit: signal")), "the log ends with make's exit")
 }
 
+/// The command lines of running processes that name `needle` (the test runner's own aside).
+fn processes_naming(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle) && !c.contains("cargo"))
+        .collect()
+}
+
+/// When a stop signal comes before make: while configure's make runs, or
+/// just after configure's last make ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Before {
+    DuringConfigure,
+    AfterConfigure,
+}
+
+/// A stop signal before the build's make (during configure's children, and
+/// between configure and make) stops the command: it exits non-zero saying
+/// so, no make or compiler is left, and the kernel is not built. The tool is
+/// started with SIGINT ignored, as a shell without job control starts a
+/// background job; an explicit signal still counts.
+pub fn stop_signals_before_make_are_not_lost() -> Result {
+    let (_d, state) = setup_612()?;
+    let out = out_dir("612-x86_64-stopped");
+    let o = out.to_str().unwrap().to_string();
+    let name = "612-x86_64-stopped";
+    for (signal, moment) in [(libc::SIGINT, Before::DuringConfigure), (libc::SIGTERM, Before::AfterConfigure)] {
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = xtask_command(&state, &["build", "--out", &o]);
+        // SAFETY: signal(2) in the child before exec, as a shell does for `&`.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let configuring =
+            || processes_naming(name).iter().any(|c| c.contains("olddefconfig") || c.contains("tinyconfig"));
+        let started = Instant::now();
+        let mut seen = false;
+        let ready = loop {
+            let now = configuring();
+            seen |= now;
+            let ready = match moment {
+                Before::DuringConfigure => now,
+                Before::AfterConfigure => seen && !processes_naming(name).iter().any(|c| c.contains("olddefconfig")),
+            };
+            if ready || started.elapsed() > Duration::from_secs(120) || child.try_wait().unwrap().is_some() {
+                break ready;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if !ready {
+            let _ = child.kill();
+            let run = finish(&["build"], child.wait_with_output().unwrap());
+            return Err(format!("{moment:?}: never saw the moment to signal:\n{}", run.all()).into());
+        }
+        // SAFETY: kill(2) on our own child, the tool alone (not its process group).
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let signalled = Instant::now();
+        while child.try_wait().unwrap().is_none() && signalled.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let stopped = child.try_wait().unwrap().is_some();
+        if !stopped {
+            let _ = child.kill();
+        }
+        let run = finish(&["build", "--out", &o], child.wait_with_output().unwrap());
+        std::thread::sleep(Duration::from_millis(500));
+        let left = processes_naming(name);
+        for p in &left {
+            eprintln!("left running after {moment:?}: {p}");
+        }
+        if !left.is_empty() {
+            let _ = Command::new("pkill").args(["-KILL", "-f", name]).status();
+        }
+        check(stopped, format!("{moment:?}: the tool went on for 60 s after the signal:\n{}", run.all()))?;
+        check(run.code != 0, format!("{moment:?}: exit status {}", run.code))?;
+        check(
+            run.stderr.contains("stopped by a signal")
+                || run.stderr.contains("interrupted (Ctrl-C, SIGTERM or SIGHUP)"),
+            format!("{moment:?}: the message says it was stopped:\n{}", run.all()),
+        )?;
+        check(left.is_empty(), format!("{moment:?}: no make or compiler left: {left:?}"))?;
+        check(
+            !out.join("vmlinux.o").exists() && !out.join("kernel/fork.o").exists(),
+            format!("{moment:?}: the kernel was not built"),
+        )?;
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    Ok(())
+}
+
 /// Messages: `--llvm -19` parses; unknown architectures, misspelt options and another LTO choice are named as such.
 pub fn bad_arguments_are_named() -> Result {
     let (_d, state) = setup_612()?;
     let built = fixtures::kernel_612("x86_64")?;
-    xtask(&state, &["build", "--llvm", "-19", "--out", built.out.to_str().unwrap()]).ok()?;
+    let mut args = fixtures::build_args("x86_64", &built.out);
+    args.extend(["--llvm", "-19"].map(String::from));
+    xtask(&state, &args.iter().map(String::as_str).collect::<Vec<_>>()).ok()?;
     for arch in ["deps", "../Cargo"] {
         xtask(&state, &["build", "--arch", arch]).fails_with("unknown architecture")?;
     }
