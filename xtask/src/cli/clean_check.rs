@@ -32,10 +32,6 @@ pub struct CleanCheckArgs {
 pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
     let mut spec = global.spec("clean-check", &args.arch, &args.tools)?;
     args.config.apply(&mut spec);
-    // setlocalversion appends "+" to the release of an untagged git tree but
-    // not of the scratch copy; an empty LOCALVERSION (set) names both alike,
-    // so that "incremental equals clean" compares the same release string.
-    spec.env.push(("LOCALVERSION".into(), String::new()));
     let session = Session::open(spec, &global.load_state()?)?;
     let repo =
         git::open(&session.tree.root)?.context("clean-check needs the tree in git (setup imports a tarball as one)")?;

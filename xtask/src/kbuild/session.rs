@@ -70,7 +70,7 @@ impl BuildSpec {
             llvm: None,
             jobs: None,
             mode: LtoMode::ThinDist,
-            env: Vec::new(),
+            env: vec![localversion()],
             command,
             log_dir: home::logs(),
             read_only: false,
@@ -84,6 +84,15 @@ impl BuildSpec {
     pub fn in_mode(&self, mode: LtoMode, root: &Path) -> Self {
         Self { mode, out: Some(root.join(mode.name())), log_dir: root.to_path_buf(), ..self.clone() }
     }
+}
+
+/// LOCALVERSION as every make of every command gets it: the user's, or set
+/// and empty. Set, it keeps `scripts/setlocalversion` from appending the
+/// git state (a `+` for an untagged tree), which would differ between
+/// commands and between a tree and its scratch copy, and rebuild what
+/// includes the release.
+fn localversion() -> (String, String) {
+    ("LOCALVERSION".into(), std::env::var("LOCALVERSION").unwrap_or_default())
 }
 
 /// A tree that has THIN_DIST, with its layout, toolchain and make context.
