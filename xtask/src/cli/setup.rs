@@ -231,7 +231,8 @@ fn apply_series(tree: &KernelTree, args: &Options, mut state: State) -> Result<(
         }
         None => {
             println!("{} is not a git repository: importing it as a baseline commit", tree.root.display());
-            let (repo, notes) = git::import_baseline(&tree.root, &tree.root.display().to_string())?;
+            let (repo, notes) =
+                git::import_baseline(&tree.root, &tree.root.display().to_string(), git::Baseline::Sources)?;
             notes.iter().for_each(|n| println!("  {n}"));
             repo
         }
@@ -383,7 +384,7 @@ fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
     }
     tarball::extract(source, &dest)?;
     let origin = source.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let (_, notes) = git::import_baseline(&dest, &origin)?;
+    let (_, notes) = git::import_baseline(&dest, &origin, git::Baseline::EveryFile)?;
     println!("imported {} as a git repository with one baseline commit", dest.display());
     notes.iter().for_each(|n| println!("  {n}"));
     Ok(Some(dest))

@@ -81,11 +81,23 @@ pub fn is_source_dotfile(path: &str) -> bool {
     name.starts_with('.') && !hidden_output
 }
 
+/// What a baseline commit takes from the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Baseline {
+    /// A release tarball: everything in it is source (upstream tracks files
+    /// its own `.gitignore` patterns match, e.g. a selftest's `tags/`), so
+    /// every file is committed and the set-up tree's status is clean.
+    EveryFile,
+    /// A tree that may have been built in place: files the ignore rules cover
+    /// (build outputs such as `.config` and `*.o`) are left out, except the
+    /// source dot-files upstream tracks.
+    Sources,
+}
+
 /// Turns a plain kernel tree into a git repository with one baseline commit
-/// of its sources: files the ignore rules cover (build outputs such as
-/// `.config` and `*.o`) are left out, except the source dot-files upstream
-/// tracks. Returns the repository and notes of what it changed or left out.
-pub fn import_baseline(root: &Path, origin: &str) -> Result<(Repository, Vec<String>)> {
+/// (what it takes: `Baseline`). Returns the repository and notes of what it
+/// changed or left out.
+pub fn import_baseline(root: &Path, origin: &str, take: Baseline) -> Result<(Repository, Vec<String>)> {
     if open(root)?.is_some() {
         bail!("{} is already a git repository", root.display());
     }
@@ -103,23 +115,29 @@ pub fn import_baseline(root: &Path, origin: &str) -> Result<(Repository, Vec<Str
     let repo =
         Repository::init(root).with_context(|| format!("cannot create a git repository in {}", root.display()))?;
     let mut index = repo.index()?;
-    index.add_all(["*"], IndexAddOption::DEFAULT, None).context("cannot add the tree's files to the git index")?;
-    let (sources, left_out): (Vec<String>, Vec<String>) = untracked(&repo)?
-        .into_iter()
-        .filter(|(_, ignored)| *ignored)
-        .map(|(p, _)| p)
-        .partition(|p| is_source_dotfile(p));
-    for p in &sources {
-        index.add_path(Path::new(p)).with_context(|| format!("cannot add {p} to the git index"))?;
-    }
-    if !left_out.is_empty() {
-        let shown: Vec<&str> = left_out.iter().take(5).map(String::as_str).collect();
-        notes.push(format!(
-            "left {} ignored file(s) out of the baseline (build outputs and the like): {}{}",
-            left_out.len(),
-            shown.join(", "),
-            if left_out.len() > 5 { ", …" } else { "" }
-        ));
+    let add = match take {
+        Baseline::EveryFile => IndexAddOption::FORCE,
+        Baseline::Sources => IndexAddOption::DEFAULT,
+    };
+    index.add_all(["*"], add, None).context("cannot add the tree's files to the git index")?;
+    if take == Baseline::Sources {
+        let (sources, left_out): (Vec<String>, Vec<String>) = untracked(&repo)?
+            .into_iter()
+            .filter(|(_, ignored)| *ignored)
+            .map(|(p, _)| p)
+            .partition(|p| is_source_dotfile(p));
+        for p in &sources {
+            index.add_path(Path::new(p)).with_context(|| format!("cannot add {p} to the git index"))?;
+        }
+        if !left_out.is_empty() {
+            let shown: Vec<&str> = left_out.iter().take(5).map(String::as_str).collect();
+            notes.push(format!(
+                "left {} ignored file(s) out of the baseline (build outputs and the like): {}{}",
+                left_out.len(),
+                shown.join(", "),
+                if left_out.len() > 5 { ", …" } else { "" }
+            ));
+        }
     }
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
@@ -156,7 +174,7 @@ mod tests {
         std::fs::write(dir.path().join(".config"), "CONFIG_X=y\n").unwrap();
         std::fs::write(dir.path().join("main.o"), "").unwrap();
         std::fs::write(dir.path().join(".main.o.cmd"), "").unwrap();
-        let (repo, notes) = import_baseline(dir.path(), "a test tree").unwrap();
+        let (repo, notes) = import_baseline(dir.path(), "a test tree", Baseline::Sources).unwrap();
         assert_eq!(notes.len(), 2);
         assert!(notes[1].starts_with("left 3 ignored file(s) out") && notes[1].contains("main.o"), "{notes:?}");
         let head = repo.head().unwrap().peel_to_tree().unwrap();
@@ -178,6 +196,25 @@ mod tests {
             untracked.into_iter().collect::<Vec<_>>(),
             [("built.o".to_string(), true), ("new.c".to_string(), false)]
         );
-        assert!(import_baseline(dir.path(), "again").is_err());
+        assert!(import_baseline(dir.path(), "again", Baseline::Sources).is_err());
+    }
+
+    /// A release tarball's tree: files its own ignore patterns match are
+    /// source all the same, and the imported tree's status is clean.
+    #[test]
+    fn a_release_tree_commits_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".gitignore"), "tags\nvmlinux.h\n/*\n!/debian/\n").unwrap();
+        std::fs::create_dir_all(dir.path().join("tools/selftests/tags")).unwrap();
+        std::fs::write(dir.path().join("tools/selftests/tags/tags_test.c"), "int main;\n").unwrap();
+        std::fs::write(dir.path().join("vmlinux.h"), "/* generated upstream, tracked */\n").unwrap();
+        std::fs::write(dir.path().join("Makefile"), "all:\n").unwrap();
+        let (repo, notes) = import_baseline(dir.path(), "a release", Baseline::EveryFile).unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let head = repo.head().unwrap().peel_to_tree().unwrap();
+        for path in ["tools/selftests/tags/tags_test.c", "vmlinux.h", "Makefile", ".gitignore"] {
+            assert!(head.get_path(Path::new(path)).is_ok(), "{path} is committed");
+        }
+        assert!(untracked(&repo).unwrap().is_empty() && dirty_files(&repo).unwrap().is_empty());
     }
 }
