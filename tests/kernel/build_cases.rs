@@ -1,5 +1,6 @@
 //! `build` and `validate` with real clang/lld: 6.12 with our series on four
-//! architectures, 7.3 with mainline's layout, and the failure paths.
+//! architectures, 7.3 with mainline's layout, and the failure paths. Each
+//! build is its architecture's fixture, which the boot cases boot.
 
 use std::path::Path;
 
@@ -47,10 +48,10 @@ fn first_ir_member(out: &Path) -> String {
 }
 
 /// Corrupted artifacts of the `612-x86_64` fixture are caught and named
-/// (a native of `612-riscv` stands in for a wrong machine); restored after.
+/// (a native of `612-arm64` stands in for a wrong machine); restored after.
 pub fn validate_catches_corruption() -> Result {
     let out = fixtures::kernel_612("x86_64")?.out;
-    let riscv = fixtures::kernel_612("riscv")?.out;
+    let arm64 = fixtures::kernel_612("arm64")?.out;
     let (_d, state) = setup_612()?;
     let o = out.to_str().unwrap();
     xtask(&state, &["validate", "--arch", "x86_64", "--out", o]).ok()?;
@@ -66,12 +67,12 @@ pub fn validate_catches_corruption() -> Result {
         )?;
     }
     {
-        let other = first_ir_member(&riscv);
+        let other = first_ir_member(&arm64);
         let _r = Restore::new(out.join(&native));
-        std::fs::copy(riscv.join(format!("{other}_thinlto_native")), out.join(&native)).unwrap();
+        std::fs::copy(arm64.join(format!("{other}_thinlto_native")), out.join(&native)).unwrap();
         let run = xtask(&state, &["validate", "--arch", "x86_64", "--out", o]);
         check(
-            run.code != 0 && run.stdout.contains(&format!("FAIL {native}: ELF for machine 243, expected 62")),
+            run.code != 0 && run.stdout.contains(&format!("FAIL {native}: ELF for machine 183, expected 62")),
             "wrong machine is named",
         )?;
     }
@@ -120,7 +121,8 @@ pub fn build_failure_names_file() -> Result {
         let mut text = std::fs::read_to_string(&file).unwrap();
         text.push_str("\nint thindist_injected_error = ;\n");
         std::fs::write(&file, text).unwrap();
-        xtask(&state, &["build", "--arch", "x86_64", "--out", out.to_str().unwrap()])
+        let args = fixtures::build_args("x86_64", &out);
+        xtask(&state, &args.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let run = run.fails_with("the build failed")?;
     check(

@@ -11,6 +11,12 @@ use crate::fixtures;
 use crate::support::*;
 
 fn clean_check(state: &Path, tree: &Path, checks: &str) -> (Run, Value) {
+    clean_check_env(state, tree, checks, &[])
+}
+
+/// `clean-check` of `tree` with the small modules config (`checks`: the
+/// `--checks` list, empty for all), in `env`; its run and its JSON report.
+pub fn clean_check_env(state: &Path, tree: &Path, checks: &str, env: &[(&str, &str)]) -> (Run, Value) {
     let json = tree.with_extension("clean-check.json");
     let _ = std::fs::remove_file(&json);
     // The small modules config: every check covers module artifacts too, and check 8 a module source.
@@ -28,7 +34,7 @@ fn clean_check(state: &Path, tree: &Path, checks: &str) -> (Run, Value) {
     if !checks.is_empty() {
         args.extend(["--checks", checks]);
     }
-    let run = xtask(state, &args);
+    let run = xtask_env(state, &args, env);
     let report = std::fs::read_to_string(&json).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(Value::Null);
     (run, report)
 }
@@ -130,14 +136,18 @@ fn names(report: &Value) -> Vec<&str> {
     report["checks"].as_array().map(|a| a.iter().map(|c| c["check"].as_str().unwrap()).collect()).unwrap_or_default()
 }
 
-/// The 6.12 series passes every check.
-pub fn passes_on_612_series() -> Result {
-    let (_d, state) = state_file();
-    let tree = fixtures::clean_tree_612()?;
-    let (run, report) = clean_check(&state, &tree, "");
-    run.ok()?;
-    check(names(&report) == ALL_CHECKS, format!("all eight checks: {:?}", names(&report)))?;
-    check(report["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "all pass")
+/// A clean-check run in which all eight checks ran and passed.
+pub fn passed_every_check(run: Run, report: &Value) -> Result {
+    check(names(report) == ALL_CHECKS, format!("all eight checks ran: {:?}\n{}", names(report), run.all()))?;
+    let failed: Vec<String> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] != true)
+        .map(|c| format!("{}: {} {}", c["check"], c["summary"], c["details"]))
+        .collect();
+    check(failed.is_empty(), format!("every check passes: {failed:?}"))?;
+    run.ok().map(|_| ())
 }
 
 /// Natives depending on their index's mtime, as before patch 0009 and in
@@ -199,17 +209,7 @@ pub fn series_73_passes() -> Result {
     let tree = fixtures::clone_of(&tree_73(), "clean-73");
     xtask(&state, &["setup", tree.to_str().unwrap(), "--series", "linux-7"]).ok()?;
     let (run, report) = clean_check(&state, &tree, "");
-    check(names(&report) == ALL_CHECKS, format!("all eight checks ran: {:?}\n{}", names(&report), run.all()))?;
-    let failed: Vec<String> = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["ok"] != true)
-        .map(|c| format!("{}: {} {}", c["check"], c["summary"], c["details"]))
-        .collect();
-    check(failed.is_empty(), format!("with the series every check passes: {failed:?}"))?;
-    run.ok()?;
-    Ok(())
+    passed_every_check(run, &report)
 }
 
 /// Mainline 7.3 as it is (no series): its one-file rebuild recompiles

@@ -1,9 +1,12 @@
 //! `compare` with real clang/lld: in-process ThinLTO and THIN_DIST of the
 //! 6.12 tree side by side with the small modules config (THIN_DIST builds
 //! the modules in distributed mode, patch 0012), both booted loading
-//! modules, and the report's promises checked.
+//! modules, and the report's promises checked (the newcomer's path runs
+//! it); and compare's care for a directory it did not make.
 
 use serde_json::Value;
+
+use std::path::Path;
 
 use crate::fixtures::setup_612;
 use crate::support::*;
@@ -12,29 +15,14 @@ fn stage_names(mode: &Value) -> Vec<&str> {
     mode["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect()
 }
 
-pub fn x86_64_612_tinyconfig() -> Result {
-    let (_d, state) = setup_612()?;
-    let root = test_home().join("compare").join("612-x86_64");
-    // The case's own directory, from empty: compare accepts only a new, empty or thindist-made root.
-    let _ = std::fs::remove_dir_all(&root);
-    let json = test_home().join("compare").join("612-x86_64.json");
-    let run = xtask(
-        &state,
-        &[
-            "compare",
-            "--arch",
-            "x86_64",
-            "--fragment",
-            "modules.config",
-            "--boot",
-            "--out",
-            root.to_str().unwrap(),
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    )
-    .ok()?;
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+/// What a `compare --fragment modules.config --boot` run must show (the
+/// newcomer's path runs it): both modes' stages inside their build's wall
+/// time, CPU and memory figures, no-op and one-file rebuilds (a module
+/// source's too, and every module linked again), both boots, THIN_DIST
+/// validation and an equivalent verdict over the same symbols and the
+/// three modules, and an SVG bar per stage.
+pub fn check_compare(run: &Run, json: &Path, root: &Path) -> Result {
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
     let modes = report["modes"].as_array().unwrap();
     let names: Vec<&str> = modes.iter().map(|m| m["mode"].as_str().unwrap()).collect();
     check(names == ["in-process", "thin-dist"], format!("modes {names:?}"))?;

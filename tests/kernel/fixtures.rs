@@ -75,25 +75,40 @@ fn kernel(name: &str, state: &Path, arch: &str, extra: &[&str]) -> Result<Kernel
     Ok(k)
 }
 
-/// `612-<arch>`: 6.12 with our series, tinyconfig, built out of tree.
+/// The fragments of an architecture's fixture, as `build` takes them: the
+/// boot fragment and the small modules config, in the order `boot` puts
+/// them, so that `boot --fragment modules.config` boots the fixture as it
+/// is (one build per architecture both builds and boots). An architecture
+/// without a boot check (loongarch) builds tinyconfig alone.
+pub fn fragments(arch: &str) -> Vec<String> {
+    let boot = format!("boot-{arch}.config");
+    if !xtask::home::project_root().join("configs").join(&boot).exists() {
+        return Vec::new();
+    }
+    ["--fragment", &boot, "--fragment", "modules.config"].map(String::from).to_vec()
+}
+
+/// `build` arguments that rebuild a fixture's out dir in its own config.
+pub fn build_args(arch: &str, out: &Path) -> Vec<String> {
+    let mut args = ["build", "--arch", arch, "--out", out.to_str().unwrap()].map(String::from).to_vec();
+    args.extend(fragments(arch));
+    args
+}
+
+/// `612-<arch>`: 6.12 with our series, the architecture's fixture config,
+/// built out of tree.
 pub fn kernel_612(arch: &str) -> Result<Kernel> {
     let (_d, state) = setup_612()?;
-    kernel(&format!("612-{arch}"), &state, arch, &[])
+    let fragments = fragments(arch);
+    kernel(&format!("612-{arch}"), &state, arch, &fragments.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// `612-x86_64-modules`: 6.12 with our series, tinyconfig + the boot
-/// fragment + `configs/modules.config`, in the order `boot` puts them, so
-/// that `boot --fragment modules.config` boots this build without rebuilding.
-pub fn kernel_612_modules() -> Result<Kernel> {
-    let (_d, state) = setup_612()?;
-    let fragments = ["--fragment", "boot-x86_64.config", "--fragment", "modules.config"];
-    kernel("612-x86_64-modules", &state, "x86_64", &fragments)
-}
-
-/// `73-x86_64`: 7.3 with mainline's THIN_DIST, tinyconfig.
+/// `73-x86_64`: 7.3 with mainline's THIN_DIST as it is, the x86_64
+/// fixture config.
 pub fn kernel_73_x86_64() -> Result<Kernel> {
     let (_d, state) = setup_73()?;
-    kernel("73-x86_64", &state, "x86_64", &[])
+    let fragments = fragments("x86_64");
+    kernel("73-x86_64", &state, "x86_64", &fragments.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 static CLEAN_TREE: Mutex<Option<PathBuf>> = Mutex::new(None);

@@ -8,6 +8,7 @@ mod clean_cases;
 mod compare_cases;
 mod fixtures;
 mod modules_cases;
+mod newcomer_cases;
 mod remote_cases;
 mod safety_cases;
 mod setup_cases;
@@ -33,28 +34,29 @@ fn main() {
         ("setup::conflict_names_file_and_hunk", setup_cases::conflict_names_file_and_hunk),
         ("setup::reports_mainline_73", setup_cases::reports_mainline_73),
         ("setup::applies_and_reverts_the_73_series", setup_cases::applies_and_reverts_the_73_series),
+        // One fixture per architecture (tinyconfig, the boot fragment, the small modules
+        // config): built by build::, booted by boot::, read by the cases after them.
         ("build::x86_64_612", build_cases::x86_64_612),
-        ("build::riscv_612", build_cases::riscv_612),
-        ("build::loongarch_612", build_cases::loongarch_612),
+        ("build::arm64_612", build_cases::arm64_612),
         ("build::x86_64_73_mainline", build_cases::x86_64_73_mainline),
         ("validate::catches_corruption", build_cases::validate_catches_corruption),
         ("build::dropped_option_is_explained", build_cases::dropped_option_is_explained),
-        ("build::failure_names_file", build_cases::build_failure_names_file),
         ("boot::without_initramfs_fails_fast", boot_cases::without_initramfs_fails_fast),
         ("boot::x86_64_612", boot_cases::x86_64_612),
         ("boot::panic_is_reported", boot_cases::panic_is_reported),
         ("boot::arm64_612_modules", boot_cases::arm64_612_modules),
         ("boot::x86_64_73_modules", boot_cases::x86_64_73_modules),
         ("modules::build_validate_and_bites", modules_cases::build_validate_and_bites),
-        ("modules::boot_loads_modules", modules_cases::boot_loads_modules),
+        // After the boots, which expect the fixture as it was built: a failed compile removes fork.o.
+        ("build::failure_names_file", build_cases::build_failure_names_file),
         // The bites first, on one build; clean and mrproper end a build, so the clean rule's bite
-        // and the full check (which ends in them) come last.
+        // comes last.
         ("clean_check::bites_on_gitignore", clean_cases::bites_on_gitignore),
         ("clean_check::module_one_file_bites", clean_cases::module_one_file_bites_on_unconditional_ko_link),
         ("clean_check::deleted_native_bites_before_0009", clean_cases::deleted_native_bites_before_0009),
         ("clean_check::bites_on_clean_rule", clean_cases::bites_on_clean_rule),
-        ("clean_check::passes_on_612_series", clean_cases::passes_on_612_series),
-        ("clean_check::series_73_passes", clean_cases::series_73_passes),
+        // setup, build, clean-check (all eight checks), boot and compare on a tree of its own.
+        ("newcomer::build_clean_check_boot_compare", newcomer_cases::build_clean_check_boot_compare),
         ("compare::refuses_a_foreign_out_dir", compare_cases::refuses_a_foreign_out_dir),
         ("safety::revert_keeps_commits_on_the_series_branch", safety_cases::revert_keeps_commits_on_the_series_branch),
         (
@@ -69,6 +71,7 @@ fn main() {
         ("safety::job_counts_are_checked", safety_cases::job_counts_are_checked),
         ("safety::one_run_per_tree", safety_cases::one_run_per_tree),
         ("safety::sigterm_stops_the_build_and_keeps_the_log", safety_cases::sigterm_stops_the_build_and_keeps_the_log),
+        ("safety::stop_signals_before_make_are_not_lost", safety_cases::stop_signals_before_make_are_not_lost),
         ("safety::bad_arguments_are_named", safety_cases::bad_arguments_are_named),
         ("safety::read_only_tree_is_named", safety_cases::read_only_tree_is_named),
         ("safety::failed_extraction_leaves_nothing", safety_cases::failed_extraction_leaves_nothing),
@@ -83,22 +86,23 @@ fn main() {
         ("remote::front_end_scans_are_reused_exactly", remote_cases::front_end_scans_are_reused_exactly),
         ("remote::front_ends_on_the_engine", remote_cases::front_ends_on_the_engine),
         ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
-        ("remote::modules_match_a_local_build", remote_cases::modules_match_a_local_build),
         ("remote::remote_compile_error_is_clangs", remote_cases::remote_compile_error_is_clangs),
         ("remote::fallback_runs_the_job_here", remote_cases::fallback_runs_the_job_here),
         ("remote::byte_stream_carries_big_blobs", remote_cases::byte_stream_carries_big_blobs),
         ("remote::engine_stops", remote_cases::engine_stops),
-        ("compare::x86_64_612_tinyconfig", compare_cases::x86_64_612_tinyconfig),
     ];
     // Slower variants: run by `cargo xtask test --long` (libtest's --include-ignored), not in CI,
     // each a second case of a feature CI covers once.
     let long: Vec<Case> = vec![
-        // arm64 is built and validated by boot::arm64_612_modules.
-        ("build::arm64_612", build_cases::arm64_612),
-        // riscv is built by build::riscv_612; arm64 boots with modules in CI.
+        // arm64 is CI's second architecture; riscv and loongarch build the same way.
+        ("build::riscv_612", build_cases::riscv_612),
+        ("build::loongarch_612", build_cases::loongarch_612),
+        // riscv's fixture, booted; arm64 and x86_64 boot with modules in CI.
         ("boot::riscv_612_modules", boot_cases::riscv_612_modules),
         ("boot::arm64_73_modules", boot_cases::arm64_73_modules),
         ("boot::riscv_73_modules", boot_cases::riscv_73_modules),
+        // The newcomer's path runs every check on the 6.12 series; this is the second series.
+        ("clean_check::series_73_passes", clean_cases::series_73_passes),
         // The incremental check passes in CI; its bite needs a second clean reference build.
         ("clean_check::bites_on_index_content", clean_cases::bites_on_index_content),
         ("clean_check::mainline_73_gaps", clean_cases::mainline_73_gaps),

@@ -15,7 +15,7 @@ use xtask::launcher::config::LaunchConfig;
 use xtask::remote::compiler::Compiler;
 use xtask::remote::endpoint::Endpoint;
 
-use crate::fixtures::{kernel_612, kernel_612_modules, out_dir, setup_612};
+use crate::fixtures::{self, kernel_612, out_dir, setup_612};
 use crate::support::*;
 
 /// The suite's own engine: its own port and CAS (under the tests' cache).
@@ -82,11 +82,19 @@ fn fresh_out(name: &str) -> (PathBuf, PathBuf) {
     (out, json)
 }
 
-fn remote_build(state: &Path, out: &Path, json: &Path, extra: &[&str]) -> Run {
+/// `build` on the engine, in the x86_64 fixture's config (its local build
+/// is what the remote one must equal), with `extra` arguments.
+fn remote_args<'a>(out: &'a Path, json: &'a Path, fragments: &'a [String], extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["build", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()];
+    args.extend(fragments.iter().map(String::as_str));
     args.extend(["--remote", URL]);
     args.extend(extra);
-    xtask(state, &args)
+    args
+}
+
+fn remote_build(state: &Path, out: &Path, json: &Path, extra: &[&str]) -> Run {
+    let fragments = fixtures::fragments("x86_64");
+    xtask(state, &remote_args(out, json, &fragments, extra))
 }
 
 /// An engine that is not there stops the build before anything is written.
@@ -115,17 +123,8 @@ pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
     let (_d, state) = setup_612()?;
     engine(&state)?;
     let (out, json) = fresh_out("612-x86_64-remote");
-    let args = [
-        "build",
-        "--arch",
-        "x86_64",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-        "--remote",
-        URL,
-    ];
+    let fragments = fixtures::fragments("x86_64");
+    let args = remote_args(&out, &json, &fragments, &[]);
     let mut child = xtask_command(&state, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // Wait for a few natives to arrive from the engine, then kill it.
     let started = Instant::now();
@@ -175,50 +174,33 @@ fn has_partial(dir: &Path) -> bool {
     })
 }
 
-/// The natives the engine built are the local build's, byte for byte.
+/// The natives the engine built are the local build's, byte for byte:
+/// vmlinux's, and those of the modules (patch 0012), whose back-end jobs
+/// went to the engine too; every `.ko` equals the local one as well.
 pub fn natives_match_a_local_build() -> Result {
     let local = kernel_612("x86_64")?;
     let remote = out_dir("612-x86_64-remote");
     check(remote.join("vmlinux").exists(), "the remote build exists (engine_killed_mid_build_then_rerun_completes)")?;
-    let names = files_ending(&local.out, ".o_thinlto_native");
+    let r = report(&remote.with_extension("json"));
+    let modules = r["validation"]["counts"]["module native"].as_u64().unwrap_or(0);
+    check(r["result"] == "ok" && modules == 8, format!("result {}, module natives {modules}", r["result"]))?;
+    check(backend(&r, "local") == 0, format!("every back-end job on the engine: {}", r["remote"]))?;
+    let mut names = files_ending(&local.out, ".o_thinlto_native");
     check(names.len() > 100, format!("{} natives", names.len()))?;
     check(names == files_ending(&remote, ".o_thinlto_native"), "the same natives exist")?;
-    let differ: Vec<&PathBuf> = names
-        .iter()
-        .filter(|n| std::fs::read(local.out.join(n)).unwrap() != std::fs::read(remote.join(n)).unwrap())
-        .collect();
-    check(differ.is_empty(), format!("{} natives differ, e.g. {:?}", differ.len(), differ.first()))?;
-    Ok(())
-}
-
-/// The small modules config built with --remote from an empty O= directory:
-/// the back-end jobs of vmlinux and of the modules (patch 0012) all go to
-/// the engine, and every `.ko` and module native equals the local build's.
-pub fn modules_match_a_local_build() -> Result {
-    let (_d, state) = setup_612()?;
-    let local = kernel_612_modules()?;
-    engine(&state)?;
-    let (out, json) = fresh_out("612-x86_64-modules-remote");
-    remote_build(&state, &out, &json, &["--fragment", "boot-x86_64.config", "--fragment", "modules.config"]).ok()?;
-    let r = report(&json);
-    let counts = &r["validation"]["counts"];
-    let (ir, modules) = (counts["ir"].as_u64().unwrap_or(0), counts["module native"].as_u64().unwrap_or(0));
-    check(r["result"] == "ok" && modules == 8, format!("result {}, module natives {modules}", r["result"]))?;
-    let engine_jobs = backend(&r, "remote") + backend(&r, "hit");
+    let configfs = Path::new("fs/configfs/configfs.thinlto");
+    let module_natives: Vec<PathBuf> =
+        files_ending(&local.out.join(configfs), ".o").iter().map(|n| configfs.join(n)).collect();
+    let kos = files_ending(&local.out, ".ko");
     check(
-        engine_jobs == ir + modules && backend(&r, "local") == 0,
-        format!("{ir} vmlinux and {modules} module back-end jobs on the engine: {}", r["remote"]),
+        kos.len() == 3 && module_natives.len() == 6,
+        format!("3 modules and 6 natives of configfs: {kos:?} {module_natives:?}"),
     )?;
-    let mut names = files_ending(&local.out, ".ko");
-    names.extend(
-        files_ending(&local.out.join("fs/configfs/configfs.thinlto"), ".o")
-            .iter()
-            .map(|n| Path::new("fs/configfs/configfs.thinlto").join(n)),
-    );
-    check(names.len() == 3 + 6, format!("3 modules and 6 natives of configfs: {names:?}"))?;
+    names.extend(kos.into_iter().chain(module_natives));
     let differ: Vec<&PathBuf> =
-        names.iter().filter(|n| std::fs::read(local.out.join(n)).ok() != std::fs::read(out.join(n)).ok()).collect();
-    check(differ.is_empty(), format!("differ from the local build: {differ:?}"))
+        names.iter().filter(|n| std::fs::read(local.out.join(n)).ok() != std::fs::read(remote.join(n)).ok()).collect();
+    check(differ.is_empty(), format!("{} differ from the local build, e.g. {:?}", differ.len(), differ.first()))?;
+    Ok(())
 }
 
 fn frontend(report: &Value, place: &str) -> u64 {
