@@ -10,7 +10,9 @@
 //! - `launcher/`: the compiler launcher make runs as `CC=` (back-end jobs to the engine).
 //! - `remote/`: REAPI v2: client, digests, input roots, the local engine.
 //! - `report/`: what is shown and written: progress, tables, JSON, SVG.
+//! - `cache/`: what the tool keeps under its cache, and the limits on it.
 
+pub mod cache;
 pub mod checks;
 pub mod cli;
 pub mod deps;

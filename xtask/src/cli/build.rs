@@ -31,7 +31,11 @@ pub fn run(args: &BuildArgs, global: &Global) -> Result<BuildReport> {
     let mut spec = global.spec("build", &args.arch, &args.tools)?;
     spec.out = args.out.clone();
     args.config.apply(&mut spec);
-    let session = Session::open(spec, &global.load_state()?)?;
+    let state = global.load_state()?;
+    let session = Session::open(spec, &state)?;
     session.configure()?;
-    session.build_validated(args.json.path())
+    let report = session.build_validated(args.json.path());
+    // Every build adds a log (and scans): the oldest go past the limits.
+    crate::cache::prune_after_build(&state);
+    report
 }

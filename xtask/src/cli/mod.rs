@@ -5,6 +5,7 @@ pub mod args;
 pub mod bench;
 pub mod boot;
 pub mod build;
+pub mod cache;
 pub mod clean_check;
 pub mod compare;
 pub mod demo;
@@ -54,6 +55,8 @@ enum Command {
     Bench(bench::Bench),
     /// Install what is needed, then run every test: unit tests and real-kernel tests.
     Test(test::TestArgs),
+    /// What the tool keeps under its cache, part by part; `cache clean` keeps it within limits.
+    Cache(cache::CacheArgs),
     /// The REAPI engine on this machine (buildbox-casd): start, status, stop.
     #[command(
         subcommand,
@@ -89,7 +92,8 @@ pub fn main() {
         Some(Command::Compare(args)) => compare::run(args, &cli.global).map(|_| ()),
         Some(Command::Bench(b)) => bench::run(b, &cli.global),
         Some(Command::Test(args)) => test::run(args),
-        Some(Command::Remote(r)) => remote::run(r),
+        Some(Command::Cache(args)) => cache::run(args, &cli.global),
+        Some(Command::Remote(r)) => remote::run(r, &cli.global),
         Some(Command::Launch { argv }) => crate::launcher::main(argv),
     };
     if let Err(e) = result {

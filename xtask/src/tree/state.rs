@@ -55,23 +55,31 @@ impl State {
 
     /// The `[remote]` table: an engine every build uses unless told otherwise.
     pub fn remote(&self) -> Result<Option<crate::remote::endpoint::Endpoint>> {
-        let Some(t) = self.doc.get("remote") else { return Ok(None) };
-        let t = t.as_table_like().context("`remote` must be a table")?;
-        let mut table = Table::new();
-        for (k, v) in t.iter() {
-            table.insert(k, v.clone());
-        }
-        let ep = toml_edit::de::from_str(&table.to_string()).with_context(|| {
+        self.section("remote").with_context(|| {
             format!(
                 "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file",
                 self.path.display()
             )
-        })?;
-        Ok(Some(ep))
+        })
+    }
+
+    /// A table of the file read as `T`; None when the file has no such table.
+    pub fn section<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let Some(t) = self.doc.get(name) else { return Ok(None) };
+        let t = t.as_table_like().with_context(|| format!("`{name}` must be a table"))?;
+        let mut table = Table::new();
+        for (k, v) in t.iter() {
+            table.insert(k, v.clone());
+        }
+        Ok(Some(toml_edit::de::from_str(&table.to_string())?))
     }
 
     pub fn current(&self) -> Option<PathBuf> {
         self.doc.get("current").and_then(Item::as_str).map(PathBuf::from)
+    }
+
+    pub fn clear_current(&mut self) {
+        self.doc.remove("current");
     }
 
     pub fn set_current(&mut self, tree: &Path) {
