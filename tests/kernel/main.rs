@@ -4,6 +4,7 @@
 
 mod boot_cases;
 mod build_cases;
+mod cache_cases;
 mod clean_cases;
 mod compare_cases;
 mod fixtures;
@@ -76,6 +77,7 @@ fn main() {
         ("safety::read_only_tree_is_named", safety_cases::read_only_tree_is_named),
         ("safety::failed_extraction_leaves_nothing", safety_cases::failed_extraction_leaves_nothing),
         ("safety::setup_conflicts_are_named", safety_cases::setup_conflicts_are_named),
+        ("cache::shows_and_limits_what_it_keeps", cache_cases::shows_and_limits_what_it_keeps),
         ("remote::unreachable_engine_stops_before_building", remote_cases::unreachable_engine_stops_before_building),
         (
             "remote::engine_killed_mid_build_then_rerun_completes",
@@ -89,6 +91,7 @@ fn main() {
         ("remote::remote_compile_error_is_clangs", remote_cases::remote_compile_error_is_clangs),
         ("remote::fallback_runs_the_job_here", remote_cases::fallback_runs_the_job_here),
         ("remote::byte_stream_carries_big_blobs", remote_cases::byte_stream_carries_big_blobs),
+        ("remote::engine_without_room_is_named", remote_cases::engine_without_room_is_named),
         ("remote::engine_stops", remote_cases::engine_stops),
     ];
     // Slower variants: run by `cargo xtask test --long` (libtest's --include-ignored), not in CI,

@@ -356,6 +356,11 @@ impl Launcher<'_> {
 
     /// Runs `xtask launch <argv>` in `dir` (the object tree) as make would.
     fn run(&self, dir: &Path, argv: &[String]) -> Run {
+        self.run_env(dir, argv, &[])
+    }
+
+    /// As `run`, with more variables in the launcher's environment.
+    fn run_env(&self, dir: &Path, argv: &[String], env: &[(&str, &str)]) -> Run {
         let cfg = LaunchConfig {
             endpoint: Some(Endpoint { url: self.url.into(), ..Default::default() }),
             no_cache: self.no_cache,
@@ -371,7 +376,7 @@ impl Launcher<'_> {
         };
         let (k, v) = cfg.to_env();
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
-        c.arg("launch").args(argv).current_dir(dir).env(k, v);
+        c.arg("launch").args(argv).current_dir(dir).env(k, v).envs(env.iter().copied());
         finish(&["launch", &argv[0], "…"], c.output().unwrap())
     }
 }
@@ -642,4 +647,63 @@ pub fn front_end_scans_are_reused_exactly() -> Result {
     expect("a header that shadows h.h (a computed #include)", compile(&obj)?, "ran", "include/h.h")?;
     expect("that shadow kept", compile(&obj)?, "reused", "include/h.h")?;
     Ok(())
+}
+
+/// An engine whose CAS cannot hold a job's inputs (its size limit, or a
+/// disk running low): a blob larger than the whole CAS is refused, and
+/// blobs that fit one by one but not together are evicted between the
+/// upload and the job, so the launcher sends them again once, then stops.
+/// Either way it says what happened, the free space where the engine keeps
+/// its CAS, and what to do.
+pub fn engine_without_room_is_named() -> Result {
+    let home = tempfile::tempdir().unwrap();
+    let state = home.path().join("state.toml");
+    std::fs::write(&state, "[cache]\nengine_max_size = \"1MiB\"\n").unwrap();
+    let env = [("THINDIST_HOME", home.path().to_str().unwrap())];
+    let (port, url) = ("50062", "grpc://127.0.0.1:50062");
+    xtask_env(&state, &["remote", "start", "--port", port], &env).ok()?;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, obj) = (dir.path().join("src"), dir.path().join("obj"));
+    std::fs::create_dir_all(src.join("lib")).unwrap();
+    std::fs::create_dir_all(obj.join("lib")).unwrap();
+    // Headers of 300 KiB each: four fit the engine's 1 MiB one by one, not twelve together.
+    let header =
+        |n: usize, lines: usize| -> String { (0..lines).map(|i| format!("#define H{n}_{i:05} {i:020}\n")).collect() };
+    for n in 0..12 {
+        std::fs::write(src.join(format!("lib/h{n}.h")), header(n, 8000)).unwrap();
+    }
+    let includes: String = (0..12).map(|n| format!("#include \"h{n}.h\"\n")).collect();
+    std::fs::write(src.join("lib/many.c"), format!("{includes}int f(void) {{ return H3_00042; }}\n")).unwrap();
+    // One header of 2.5 MiB: more than the whole CAS.
+    std::fs::write(src.join("lib/big.h"), header(99, 65536)).unwrap();
+    std::fs::write(src.join("lib/big.c"), "#include \"big.h\"\nint f(void) { return H99_00042; }\n").unwrap();
+    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
+    let argv = |name: &str| -> Vec<String> {
+        let out = format!("lib/{name}.o");
+        [clang.to_str().unwrap(), "-nostdinc", "-O2", "-flto=thin", "-c", "-o", &out]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([src.join(format!("lib/{name}.c")).display().to_string()])
+            .collect()
+    };
+    let mut l = Launcher::front_ends(&src, None);
+    l.url = url;
+    // The launcher finds the engine of that cache, to name its free space.
+    let (many, big) = (l.run_env(&obj, &argv("many"), &env), l.run_env(&obj, &argv("big"), &env));
+    xtask_env(&state, &["remote", "stop"], &env).ok()?;
+    for (run, name) in [(&many, "many"), (&big, "big")] {
+        check(
+            run.code != 0 && !obj.join(format!("lib/{name}.o")).exists(),
+            format!("{name}.c cannot succeed: {}", run.all()),
+        )?;
+        check(
+            run.stderr.contains("are free on the filesystem of its CAS") && run.stderr.contains("engine_max_size"),
+            format!("{name}.c: free space and what to do:\n{}", run.stderr),
+        )?;
+    }
+    check(
+        many.stderr.contains("sending the inputs again") && many.stderr.contains("lost the blobs of lib/many.o twice"),
+        format!("the launcher sent them again, then said what happened:\n{}", many.stderr),
+    )?;
+    check(big.stderr.contains("refused a blob of lib/big.o for lack of space"), format!("big.c:\n{}", big.stderr))
 }

@@ -19,10 +19,14 @@ pub enum Remote {
     Stop,
 }
 
-pub fn run(cmd: &Remote) -> Result<()> {
+pub fn run(cmd: &Remote, global: &crate::cli::args::Global) -> Result<()> {
     use crate::remote::engine;
     match cmd {
-        Remote::Start { port, jobs } => engine::start(*port, jobs.map(usize::from)).map(|_| ()),
+        Remote::Start { port, jobs } => {
+            // The CAS is bounded by the state file's `[cache] engine_max_size`.
+            let limits = crate::cache::limits::Limits::of(&global.load_state()?)?;
+            engine::start(*port, jobs.map(usize::from), &limits).map(|_| ())
+        }
         Remote::Status => engine::status().map(|_| ()),
         Remote::Stop => engine::stop(),
     }

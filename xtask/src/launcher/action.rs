@@ -15,7 +15,7 @@ use crate::launcher::config::LaunchConfig;
 use crate::launcher::deps;
 use crate::launcher::paths::{TreeMap, WORKDIR};
 use crate::launcher::record::{Place, Scan};
-use crate::remote::client::Client;
+use crate::remote::client::{Client, NoRoom};
 use crate::remote::digest;
 use crate::remote::input_root::{Blobs, InputRoot};
 
@@ -170,14 +170,28 @@ pub fn build(
 /// The temporary file being written, removed if the launcher is stopped.
 pub static PARTIAL: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Looks the action up, else uploads what is missing and executes it; writes the outputs.
+/// Looks the action up, else uploads what is missing and executes it; writes
+/// the outputs. Blobs the engine lost meanwhile (an eviction) are sent
+/// again and the action run once more, as Bazel's client does; lost a
+/// second time, that is the error.
 pub async fn run(cfg: &LaunchConfig, p: &Prepared) -> Result<Outcome> {
     let ep = cfg.endpoint.as_ref().context("no remote engine configured")?;
     let client = Client::connect(ep, cfg.max_batch).await?;
+    match attempt(cfg, &client, p, cfg.no_cache).await {
+        Err(e) if matches!(e.downcast_ref::<NoRoom>(), Some(NoRoom::Lost(_))) => {
+            super::say(&format!("warning: {e:#}; sending the inputs again"));
+            // The cached result may name the lost outputs: execute afresh.
+            attempt(cfg, &client, p, true).await
+        }
+        other => other,
+    }
+}
+
+async fn attempt(cfg: &LaunchConfig, client: &Client, p: &Prepared, no_cache: bool) -> Result<Outcome> {
     let inline: Vec<String> = p.outputs.iter().map(|o| o.in_root.clone()).collect();
     let mut uploaded = 0;
     let mut engine_seconds = 0.0;
-    let cached = match cfg.no_cache {
+    let cached = match no_cache {
         true => None,
         // A cached failure is not trusted: the job runs again.
         false => client.action_result(&p.action, &inline).await?.filter(|r| r.exit_code == 0),
@@ -195,8 +209,8 @@ pub async fn run(cfg: &LaunchConfig, p: &Prepared) -> Result<Outcome> {
         }
     };
     let mut downloaded = 0u64;
-    let stdout = blob_or_inline(&client, &result.stdout_raw, result.stdout_digest.as_ref(), &mut downloaded).await?;
-    let stderr = blob_or_inline(&client, &result.stderr_raw, result.stderr_digest.as_ref(), &mut downloaded).await?;
+    let stdout = blob_or_inline(client, &result.stdout_raw, result.stdout_digest.as_ref(), &mut downloaded).await?;
+    let stderr = blob_or_inline(client, &result.stderr_raw, result.stderr_digest.as_ref(), &mut downloaded).await?;
     if result.exit_code == 0 {
         let trees = TreeMap { srctree: &cfg.srctree, objtree: &cfg.objtree };
         for o in &p.outputs {
@@ -206,7 +220,7 @@ pub async fn run(cfg: &LaunchConfig, p: &Prepared) -> Result<Outcome> {
                 .find(|f| f.path == o.in_root)
                 .with_context(|| format!("the engine's result has no {}", o.in_root))?;
             let d = file.digest.as_ref().context("an output without a digest")?;
-            let data = blob_or_inline(&client, &file.contents, Some(d), &mut downloaded).await?;
+            let data = blob_or_inline(client, &file.contents, Some(d), &mut downloaded).await?;
             let data = match o.depfile {
                 true => deps::to_local(&data, &trees),
                 false => data,

@@ -23,6 +23,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::exec::Cmd;
+use crate::remote::client::NoRoom;
 use action::{NotDescribable, Prepared};
 use clang_args::Kind;
 use config::LaunchConfig;
@@ -170,12 +171,41 @@ fn run_remote(
         }
         Err(e) => {
             let url = cfg.endpoint.as_ref().map(|e| e.url.as_str()).unwrap_or_default();
-            say(&format!(
-                "error: the remote engine at {url} failed for {output}: {e:#}; check it (`cargo xtask remote status`) and run the build again, or add --remote-fallback to run such jobs here"
-            ));
+            match e.downcast_ref::<NoRoom>() {
+                Some(no_room) => say(&no_room_message(url, output, no_room)),
+                None => say(&format!(
+                    "error: the remote engine at {url} failed for {output}: {e:#}; check it (`cargo xtask remote status`) and run the build again, or add --remote-fallback to run such jobs here"
+                )),
+            }
             1
         }
     }
+}
+
+/// The engine had no room for a job's blobs (evicted twice, or refused):
+/// why that happens, the free space where it can be seen (the engine on
+/// this machine), and what to do.
+fn no_room_message(url: &str, output: &str, no_room: &NoRoom) -> String {
+    let what = match no_room {
+        NoRoom::Lost(detail) => format!(
+            "lost the blobs of {output} twice ({detail}): its CAS evicts blobs when its disk runs low or its size limit is reached, and it did between the upload and the job"
+        ),
+        NoRoom::Refused(detail) => format!(
+            "refused a blob of {output} for lack of space ({detail}): its CAS is smaller than the job's inputs, or its disk is full"
+        ),
+    };
+    let local = crate::remote::engine::running().ok().flatten().filter(|r| r.url == url);
+    let free = match &local {
+        Some(r) => {
+            let free = crate::cache::usage::free_bytes(&r.cas).unwrap_or(0);
+            let free = bytesize::ByteSize(free).display().iec();
+            format!(" {free} are free on the filesystem of its CAS ({}).", r.cas.display())
+        }
+        None => " Its disk is on its own machine: ask its operator.".to_string(),
+    };
+    format!(
+        "error: the remote engine at {url} {what}.{free} Free disk space there; if the disk has room, the engine's size limit is too small for this build: raise it (for `cargo xtask remote start`, `[cache] engine_max_size` in the state file, then `remote stop` and `remote start`; `cargo xtask cache` shows what the cache holds). Then run the build again."
+    )
 }
 
 fn remote(cfg: &LaunchConfig, p: &Prepared) -> Result<action::Outcome> {

@@ -28,6 +28,29 @@ const DEFAULT_BATCH: usize = 4 << 20;
 const BATCH_OVERHEAD: usize = 64 << 10;
 const CHUNK: usize = 1 << 20;
 
+/// The engine's CAS has no room for a job (a disk running low, its size
+/// limit reached): it refused a blob for lack of space, or lost blobs it
+/// had accepted, evicted between the upload and their use (REAPI says so
+/// with FAILED_PRECONDITION for missing inputs, or NOT_FOUND).
+#[derive(Debug, thiserror::Error)]
+pub enum NoRoom {
+    #[error("the engine refused a blob for lack of space: {0}")]
+    Refused(String),
+    #[error("the engine lost blobs it had accepted: {0}")]
+    Lost(String),
+}
+
+/// An upload refused for space: RESOURCE_EXHAUSTED, or buildbox-casd's
+/// OutOfSpaceException (which it returns as an internal error).
+fn is_out_of_space(code: i32, message: &str) -> bool {
+    code == Code::ResourceExhausted as i32 || message.contains("OutOfSpace")
+}
+
+/// gRPC's FAILED_PRECONDITION and NOT_FOUND, as numbers in a google.rpc.Status.
+fn is_missing(code: i32) -> bool {
+    code == Code::FailedPrecondition as i32 || code == Code::NotFound as i32
+}
+
 #[derive(Clone)]
 pub struct Client {
     channel: Channel,
@@ -136,11 +159,11 @@ impl Client {
         let resp = cas.batch_update_blobs(req).await.context("BatchUpdateBlobs")?.into_inner();
         for r in resp.responses {
             if let Some(s) = r.status.filter(|s| s.code != 0) {
-                bail!(
-                    "the engine refused blob {}: {}",
-                    r.digest.map(|d| digest::show(&d)).unwrap_or_default(),
-                    s.message
-                );
+                let blob = r.digest.map(|d| digest::show(&d)).unwrap_or_default();
+                if is_out_of_space(s.code, &s.message) {
+                    return Err(NoRoom::Refused(format!("blob {blob}: {}", s.message)).into());
+                }
+                bail!("the engine refused blob {blob}: {}", s.message);
             }
         }
         Ok(())
@@ -211,12 +234,16 @@ impl Client {
             }
             let resp = match op.result {
                 Some(operation::Result::Response(any)) => ExecuteResponse::decode(any.value.as_slice())?,
+                Some(operation::Result::Error(s)) if is_missing(s.code) => return Err(NoRoom::Lost(s.message).into()),
                 Some(operation::Result::Error(s)) => {
                     bail!("the engine failed the action: {} (code {})", s.message, s.code)
                 }
                 None => bail!("the engine finished the action without a result"),
             };
             if let Some(s) = resp.status.as_ref().filter(|s| s.code != 0) {
+                if is_missing(s.code) {
+                    return Err(NoRoom::Lost(s.message.clone()).into());
+                }
                 bail!("the engine could not run the action: {} (code {})", s.message, s.code);
             }
             return Ok(resp);
@@ -236,14 +263,22 @@ impl Client {
             let resp = cas.batch_read_blobs(req).await.context("BatchReadBlobs")?.into_inner();
             let r = resp.responses.into_iter().next().context("BatchReadBlobs returned nothing")?;
             if let Some(s) = r.status.filter(|s| s.code != 0) {
+                if is_missing(s.code) {
+                    return Err(NoRoom::Lost(format!("blob {}: {}", digest::show(d), s.message)).into());
+                }
                 bail!("the engine cannot give blob {}: {}", digest::show(d), s.message);
             }
             r.data
         } else {
             let name = self.resource(format!("blobs/{}/{}", d.hash, d.size_bytes));
             let req = self.req(ReadRequest { resource_name: name, read_offset: 0, read_limit: 0 });
-            let mut stream =
-                ByteStreamClient::new(self.channel.clone()).read(req).await.context("ByteStream.Read")?.into_inner();
+            let mut stream = match ByteStreamClient::new(self.channel.clone()).read(req).await {
+                Ok(r) => r.into_inner(),
+                Err(s) if s.code() == Code::NotFound => {
+                    return Err(NoRoom::Lost(format!("blob {}: {}", digest::show(d), s.message())).into())
+                }
+                Err(s) => return Err(s).context("ByteStream.Read"),
+            };
             let mut data = Vec::with_capacity(d.size_bytes as usize);
             while let Some(chunk) = stream.message().await.context("ByteStream.Read")? {
                 data.extend_from_slice(&chunk.data);

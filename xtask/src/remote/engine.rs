@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::cache::limits::Limits;
 use crate::deps;
 use crate::exec::Cmd;
 use crate::home;
@@ -70,7 +71,12 @@ pub fn probe(ep: &Endpoint) -> Result<usize> {
     })
 }
 
-pub fn start(port: Option<u16>, jobs: Option<usize>) -> Result<Running> {
+/// Starts the engine; its CAS and action cache stay within
+/// `limits.engine_max_size`: buildbox-casd evicts the least recently used
+/// blobs down to the low mark, and lowers its quota itself when the disk
+/// runs low (its `--reserved` headroom). A blob a build still needs can go
+/// that way; the launcher sends it again.
+pub fn start(port: Option<u16>, jobs: Option<usize>, limits: &Limits) -> Result<Running> {
     if let Some(r) = running()? {
         println!("remote: the engine is already running at {} (pid {})", r.url, r.pid);
         return Ok(r);
@@ -95,6 +101,8 @@ pub fn start(port: Option<u16>, jobs: Option<usize>) -> Result<Running> {
         .arg(format!("--bind=127.0.0.1:{port}"))
         .arg(format!("--buildbox-run={}", bin.join("buildbox-run").display()))
         .arg(format!("--jobs={jobs}"))
+        .arg(format!("--quota-high={}", limits.engine_max_size.as_u64()))
+        .arg(format!("--quota-low={}", limits.engine_low().as_u64()))
         .arg("--log-level=warning");
     for b in &cfg.binds {
         cmd = cmd.arg(format!("--runner-arg=--ro-bind-mount={b}"));
@@ -118,7 +126,12 @@ pub fn start(port: Option<u16>, jobs: Option<usize>) -> Result<Running> {
     }
     let r = Running { pid, url, jobs, cas, log };
     write_atomically(&record_file(), serde_json::to_string_pretty(&r)?.as_bytes())?;
-    println!("remote: engine running at {} (pid {pid}, {jobs} jobs, CAS {})", r.url, r.cas.display());
+    println!(
+        "remote: engine running at {} (pid {pid}, {jobs} jobs, CAS {} up to {})",
+        r.url,
+        r.cas.display(),
+        limits.engine_max_size.display().iec()
+    );
     println!("  build with: cargo xtask build --remote {}", r.url);
     Ok(r)
 }
