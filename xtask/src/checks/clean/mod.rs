@@ -31,7 +31,7 @@ pub enum Check {
     Clean,
     /// 3: `make mrproper` returns the tree to its committed state.
     Mrproper,
-    /// 4: a second make with nothing changed compiles and links nothing.
+    /// 4: with nothing changed, a make after one that brought the tree up to date does nothing.
     Noop,
     /// 5: touching one .c file rebuilds only what its change reaches.
     OneFile,
