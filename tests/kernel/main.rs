@@ -38,14 +38,12 @@ fn main() {
         // One fixture per architecture (tinyconfig, the boot fragment, the small modules
         // config): built by build::, booted by boot::, read by the cases after them.
         ("build::x86_64_612", build_cases::x86_64_612),
-        ("build::arm64_612", build_cases::arm64_612),
         ("build::x86_64_73_mainline", build_cases::x86_64_73_mainline),
         ("validate::catches_corruption", build_cases::validate_catches_corruption),
         ("build::dropped_option_is_explained", build_cases::dropped_option_is_explained),
         ("boot::without_initramfs_fails_fast", boot_cases::without_initramfs_fails_fast),
         ("boot::x86_64_612", boot_cases::x86_64_612),
         ("boot::panic_is_reported", boot_cases::panic_is_reported),
-        ("boot::arm64_612_modules", boot_cases::arm64_612_modules),
         ("boot::x86_64_73_modules", boot_cases::x86_64_73_modules),
         ("modules::build_validate_and_bites", modules_cases::build_validate_and_bites),
         // After the boots, which expect the fixture as it was built: a failed compile removes fork.o.
@@ -86,8 +84,6 @@ fn main() {
         ("remote::natives_match_a_local_build", remote_cases::natives_match_a_local_build),
         ("remote::front_end_inputs_are_exact", remote_cases::front_end_inputs_are_exact),
         ("remote::front_end_scans_are_reused_exactly", remote_cases::front_end_scans_are_reused_exactly),
-        ("remote::front_ends_on_the_engine", remote_cases::front_ends_on_the_engine),
-        ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
         ("remote::remote_compile_error_is_clangs", remote_cases::remote_compile_error_is_clangs),
         ("remote::fallback_runs_the_job_here", remote_cases::fallback_runs_the_job_here),
         ("remote::byte_stream_carries_big_blobs", remote_cases::byte_stream_carries_big_blobs),
@@ -97,10 +93,11 @@ fn main() {
     // Slower variants: run by `cargo xtask test --long` (libtest's --include-ignored), not in CI,
     // each a second case of a feature CI covers once.
     let long: Vec<Case> = vec![
-        // arm64 is CI's second architecture; riscv and loongarch build the same way.
+        // More architectures: x86_64 builds and boots in CI; these build (and boot) the same way.
+        ("build::arm64_612", build_cases::arm64_612),
+        ("boot::arm64_612_modules", boot_cases::arm64_612_modules),
         ("build::riscv_612", build_cases::riscv_612),
         ("build::loongarch_612", build_cases::loongarch_612),
-        // riscv's fixture, booted; arm64 and x86_64 boot with modules in CI.
         ("boot::riscv_612_modules", boot_cases::riscv_612_modules),
         ("boot::arm64_73_modules", boot_cases::arm64_73_modules),
         ("boot::riscv_73_modules", boot_cases::riscv_73_modules),
@@ -111,6 +108,10 @@ fn main() {
         ("clean_check::mainline_73_gaps", clean_cases::mainline_73_gaps),
         // mainline_73_gaps shows the same defect on mainline itself.
         ("clean_check::bites_on_index_mtime", clean_cases::bites_on_index_mtime),
+        // The whole build on the engine at kernel scale, cold then warm; in CI the front-end
+        // compiles go to the engine in small trees (front_end_inputs_are_exact, …_scans_…).
+        ("remote::front_ends_on_the_engine", remote_cases::front_ends_on_the_engine),
+        ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
     ];
     let trial = |(name, f): Case| Trial::test(name, move || support::run_case(f));
     let trials =

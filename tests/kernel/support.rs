@@ -269,3 +269,13 @@ impl Drop for Restore {
         }
     }
 }
+
+/// Writes `elf` to `dest` as an object of another machine: the same bytes,
+/// its ELF header's `e_machine` (little-endian, offset 18) set to `machine`
+/// (183 is aarch64's), as a native built for the wrong architecture is.
+pub fn copy_as_machine(elf: &Path, dest: &Path, machine: u16) {
+    let mut bytes = std::fs::read(elf).unwrap();
+    assert!(bytes.starts_with(b"\x7fELF"), "{} is an ELF file", elf.display());
+    bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+    std::fs::write(dest, bytes).unwrap();
+}
