@@ -34,6 +34,7 @@ struct Children {
 
 static CHILDREN: Mutex<Children> = Mutex::new(Children { running: None, last: None });
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static INSTALLED: AtomicBool = AtomicBool::new(false);
 
 fn children() -> std::sync::MutexGuard<'static, Children> {
     CHILDREN.lock().unwrap_or_else(|e| e.into_inner())
@@ -59,7 +60,14 @@ pub fn install() {
             // SAFETY: signal(2) restoring the disposition the tool was given.
             unsafe { libc::signal(libc::SIGHUP, libc::SIG_IGN) };
         }
+        INSTALLED.store(true, Ordering::SeqCst);
     });
+}
+
+/// Whether the handler is installed: in the tool, not in the launcher,
+/// whose children stay in make's process group, where make's stop reaches them.
+pub fn installed() -> bool {
+    INSTALLED.load(Ordering::SeqCst)
 }
 
 fn on_signal() {

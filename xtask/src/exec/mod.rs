@@ -91,13 +91,18 @@ impl Cmd {
         Ok(cmd.into())
     }
 
-    /// Runs to completion in a process group of its own with its output
-    /// captured; a stop signal reaches it, and is an error.
+    /// Runs to completion with its output captured, in a process group of
+    /// its own when the tool's handler is installed; a stop signal reaches
+    /// it, and is an error.
     fn output(&self) -> Result<Output> {
         let mut c = self.command()?;
-        child::own_group(&mut c).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let own_group = interrupt::installed();
+        if own_group {
+            child::own_group(&mut c);
+        }
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let what = self.display();
-        let (child, guard) = interrupt::start(&what, true, || c.spawn())?;
+        let (child, guard) = interrupt::start(&what, own_group, || c.spawn())?;
         let out = child.wait_with_output().with_context(|| format!("cannot run `{what}`"))?;
         guard.check(&what)?;
         Ok(out)
