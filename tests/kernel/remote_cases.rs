@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use xtask::checks::equivalence::{self, Image, Verdict};
 use xtask::launcher::config::LaunchConfig;
-use xtask::remote::compiler::Compiler;
 use xtask::remote::endpoint::Endpoint;
+use xtask::toolchain::identity::Compiler;
 
 use crate::fixtures::{self, kernel_612, out_dir, setup_612};
 use crate::support::*;
@@ -460,7 +460,7 @@ pub fn byte_stream_carries_big_blobs() -> Result {
     let (_d, state) = setup_612()?;
     engine(&state)?;
     let dir = tempfile::tempdir().unwrap();
-    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap();
+    let clang = xtask::toolchain::Toolchain::select(Some("-19")).unwrap();
     // A unique constant: these blobs are new to the engine.
     let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u32;
     let body: String = (0..400).map(|i| format!("int f{i}(int x) {{ return x * {unique} + {i}; }}\n")).collect();
@@ -543,7 +543,7 @@ pub fn front_end_inputs_are_exact() -> Result {
     }
     std::os::unix::fs::symlink(src.join("inc"), src.join("sym")).unwrap();
     std::fs::create_dir_all(obj.join("lib")).unwrap();
-    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
+    let clang = xtask::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
     // `lib/<source>.c` compiled to `lib/<object>.o`, with kbuild's dependency file.
     let argv = |source: &str, object: &str| -> Vec<String> {
         let source = src.join(format!("lib/{source}.c"));
@@ -600,7 +600,7 @@ pub fn front_end_scans_are_reused_exactly() -> Result {
         write(&o.join("include/gen.h"), "#define G 2\n");
         std::fs::create_dir_all(o.join("lib")).unwrap();
     }
-    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
+    let clang = xtask::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
     let argv = |object: &str| -> Vec<String> {
         let (dep, out) = (format!("-Wp,-MMD,lib/.{object}.o.d"), format!("lib/{object}.o"));
         let inc = format!("-I{}/inc", src.display());
@@ -686,7 +686,7 @@ pub fn engine_without_room_is_named() -> Result {
     // One header of 2.5 MiB: more than the whole CAS.
     std::fs::write(src.join("lib/big.h"), header(99, 65536)).unwrap();
     std::fs::write(src.join("lib/big.c"), "#include \"big.h\"\nint f(void) { return H99_00042; }\n").unwrap();
-    let clang = xtask::kbuild::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
+    let clang = xtask::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
     let argv = |name: &str| -> Vec<String> {
         let out = format!("lib/{name}.o");
         [clang.to_str().unwrap(), "-nostdinc", "-O2", "-flto=thin", "-c", "-o", &out]

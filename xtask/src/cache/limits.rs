@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use bytesize::ByteSize;
 use serde::Deserialize;
 
+use crate::remote::engine::Quota;
 use crate::tree::state::State;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,9 +52,9 @@ impl Limits {
         })
     }
 
-    /// The engine's low watermark: where its eviction stops.
-    pub fn engine_low(&self) -> ByteSize {
-        ByteSize(self.engine_max_size.as_u64() / 10 * 8)
+    /// The engine's quota: up to `engine_max_size`, evicting down to 80 %.
+    pub fn engine_quota(&self) -> Quota {
+        Quota { high: self.engine_max_size, low: ByteSize(self.engine_max_size.as_u64() / 10 * 8) }
     }
 }
 
@@ -69,7 +70,7 @@ mod tests {
         std::fs::write(&path, "[cache]\nmax_size = \"500 MiB\"\nengine_max_size = 4294967296\n").unwrap();
         let l = Limits::of(&State::load(&path).unwrap()).unwrap();
         assert_eq!((l.max_size, l.engine_max_size, l.max_age_days), (ByteSize::mib(500), ByteSize::gib(4), 30));
-        assert_eq!(l.engine_low(), ByteSize(4294967296 / 10 * 8));
+        assert_eq!(l.engine_quota().low, ByteSize(4294967296 / 10 * 8));
         std::fs::write(&path, "[cache]\nmax_sise = \"1G\"\n").unwrap();
         let err = format!("{:#}", Limits::of(&State::load(&path).unwrap()).unwrap_err());
         assert!(err.contains("keys are max_age_days") && err.contains("max_sise"), "{err}");

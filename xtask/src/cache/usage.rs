@@ -64,13 +64,6 @@ pub fn of(path: &Path) -> Usage {
     }
 }
 
-/// Free bytes on the filesystem that holds `path` (for an unprivileged user).
-pub fn free_bytes(path: &Path) -> Option<u64> {
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
-    // SAFETY: statvfs fills in plain data for a NUL-terminated path.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    (unsafe { libc::statvfs(c.as_ptr(), &mut s) } == 0).then(|| s.f_bavail * s.f_frsize)
-}
 
 #[cfg(test)]
 mod tests {
@@ -88,6 +81,6 @@ mod tests {
         assert!(u.bytes >= 10_000 && u.bytes < 100_000, "{u:?}");
         assert!(u.newest + 60 > now());
         assert_eq!(of(&dir.path().join("missing")).files, 0);
-        assert!(free_bytes(dir.path()).is_some_and(|b| b > 0));
+        assert!(crate::files::free_bytes(dir.path()).is_some_and(|b| b > 0));
     }
 }

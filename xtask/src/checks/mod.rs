@@ -1,7 +1,6 @@
 //! Proving a build right: artifact validation, clean-check's bookkeeping
 //! checks, the QEMU boot check, and in-process/THIN_DIST equivalence.
 
-pub mod artifact;
 pub mod boot;
 pub mod clean;
 pub mod equivalence;
@@ -9,3 +8,4 @@ pub mod module_equivalence;
 pub mod modules;
 pub mod natives;
 pub mod validate;
+pub mod validation;

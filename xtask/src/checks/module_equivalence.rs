@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::checks::equivalence::{self, Image, Verdict};
-use crate::checks::modules::modules_of;
+use crate::kbuild::outputs::{modules, Module};
 
 #[derive(Debug, Serialize)]
 pub struct ModulesEquivalence {
@@ -28,11 +28,11 @@ pub struct ModulesEquivalence {
 
 /// Compares the modules of two object trees; None when neither made any.
 pub fn compare(in_process: &Path, thin_dist: &Path) -> Result<Option<ModulesEquivalence>> {
-    let (a, b) = (modules_of(in_process), modules_of(thin_dist));
+    let (a, b) = (modules(in_process), modules(thin_dist));
     if a.is_none() && b.is_none() {
         return Ok(None);
     }
-    let set = |m: Option<Vec<String>>| m.unwrap_or_default().into_iter().collect::<BTreeSet<_>>();
+    let set = |m: Option<Vec<Module>>| m.unwrap_or_default().into_iter().map(|m| m.ko).collect::<BTreeSet<_>>();
     let (a, b) = (set(a), set(b));
     let mut report = ModulesEquivalence {
         verdict: Verdict::Equivalent,

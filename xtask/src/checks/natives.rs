@@ -3,15 +3,12 @@
 
 use anyhow::Result;
 
-use crate::checks::{modules, validate};
 use crate::kbuild::session::Session;
 
 /// How many files were compared (vmlinux's natives, then each module's
 /// natives and `.ko`), and those that differ or are missing.
 pub fn differing(a: &Session, b: &Session) -> Result<(usize, Vec<String>)> {
-    let mut files: Vec<String> =
-        validate::ir_objects(&a.validation_target()).iter().map(|o| a.layout.native_of(o)).collect();
-    files.extend(modules::module_outputs(&a.kb.objtree, a.layout));
+    let files = a.outputs().to_compare();
     let differ = files
         .iter()
         .filter(|f| match (std::fs::read(a.kb.path(f)), std::fs::read(b.kb.path(f))) {

@@ -1,63 +1,35 @@
 //! `cargo xtask validate`: reads a finished THIN_DIST build as it is, with
 //! no make, and checks every artifact of the layout it has.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::Result;
 use object::ObjectKind;
-use serde::Serialize;
 
-use crate::checks::artifact::{self, Kind};
-use crate::kbuild::layout::{Carried, Layout};
+use crate::checks::modules;
+use crate::checks::validation::{Counted, Validation};
+use crate::kbuild::artifact::{self, Kind};
+use crate::kbuild::layout::Carried;
+use crate::kbuild::outputs::Outputs;
+use crate::kbuild::session::Session;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    pub path: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Validation {
-    /// Counts per kind: ir, native, index, carried (non-IR members), lib_ir…
-    pub counts: BTreeMap<String, usize>,
-    pub failures: Vec<Failure>,
-}
-
-impl Validation {
-    pub fn ok(&self) -> bool {
-        self.failures.is_empty()
-    }
-
-    pub(crate) fn fail(&mut self, path: impl Into<String>, reason: impl Into<String>) {
-        self.failures.push(Failure { path: path.into(), reason: reason.into() });
-    }
-
-    pub(crate) fn count(&mut self, what: &str) {
-        *self.counts.entry(what.to_string()).or_default() += 1;
-    }
-
-    pub fn summary(&self) -> String {
-        let counts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let mut s = format!("validate: {}", counts.join(", "));
-        if self.ok() {
-            s.push_str(": all checks passed");
-        } else {
-            s.push_str(&format!(": {} failure(s)", self.failures.len()));
-            for f in &self.failures {
-                s.push_str(&format!("\n  FAIL {}: {}", f.path, f.reason));
-            }
-        }
-        s
-    }
-}
-
+/// A finished build as validation reads it.
 pub struct Target<'a> {
-    pub objtree: &'a Path,
-    pub layout: &'static Layout,
+    pub outputs: Outputs<'a>,
     pub elf_machine: u16,
     pub image: &'a str,
+}
+
+impl<'a> Target<'a> {
+    pub fn of(session: &'a Session) -> Self {
+        Target { outputs: session.outputs(), elf_machine: session.kb.arch.elf_machine, image: &session.kb.arch.image }
+    }
+}
+
+/// Validates the build a session's object tree holds.
+pub fn session(session: &Session) -> Result<Validation> {
+    validate(&Target::of(session))
 }
 
 fn mtime(p: &Path) -> Option<SystemTime> {
@@ -65,44 +37,31 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 }
 
 /// The thin-link's inputs: the IR archive's members, plus (v3) the lib.a
-/// members it was given between --start-lib and --end-lib.
+/// members it was given; what cannot be read is a failure.
 fn thinlink_inputs(t: &Target, v: &mut Validation) -> (Vec<String>, Vec<String>) {
-    let archive = t.objtree.join(&t.layout.ir_archive);
-    let members = match artifact::members(&archive) {
+    let layout = t.outputs.layout;
+    let members = match t.outputs.archive_members() {
         Ok(m) => m,
         Err(e) => {
-            v.fail(&t.layout.ir_archive, format!("{e:#}"));
+            v.fail(&layout.ir_archive, format!("{e:#}"));
             return (vec![], vec![]);
         }
     };
-    let mut libs = Vec::new();
-    if t.layout.lib_members {
-        let list_name = &t.layout.backend_list;
-        if let Ok(list) = std::fs::read_to_string(t.objtree.join(list_name)) {
-            let mut in_lib = false;
-            for line in list.lines().map(str::trim) {
-                match line {
-                    "--start-lib" => in_lib = true,
-                    "--end-lib" => in_lib = false,
-                    l if in_lib && !l.is_empty() => libs.push(l.to_string()),
-                    _ => {}
-                }
-            }
-        } else {
-            v.fail(list_name, "missing: the thin-link did not run");
-        }
-    }
+    let libs = t.outputs.lib_members().unwrap_or_else(|| {
+        v.fail(&layout.backend_list, "missing: the thin-link did not run");
+        Vec::new()
+    });
     (members, libs)
 }
 
 fn check_native(t: &Target, v: &mut Validation, ir: &str) {
-    let ir_path = t.objtree.join(ir);
-    let index = t.layout.index_of(ir);
-    let native = t.layout.native_of(ir);
-    let index_path = t.objtree.join(&index);
-    let native_path = t.objtree.join(&native);
+    let ir_path = t.outputs.objtree.join(ir);
+    let index = t.outputs.layout.index_of(ir);
+    let native = t.outputs.layout.native_of(ir);
+    let index_path = t.outputs.objtree.join(&index);
+    let native_path = t.outputs.objtree.join(&native);
     if index_path.is_file() {
-        v.count("index");
+        v.count(Counted::Index);
     } else {
         v.fail(&index, "missing ThinLTO index: the thin-link did not see this IR object");
     }
@@ -118,7 +77,7 @@ fn check_native(t: &Target, v: &mut Validation, ir: &str) {
             if has_bitcode_section {
                 v.fail(&native, "native object still carries an embedded bitcode section");
             } else {
-                v.count("native");
+                v.count(Counted::Native);
             }
         }
         Kind::Elf { machine, .. } if machine != t.elf_machine => {
@@ -165,25 +124,15 @@ fn hex_sha1(data: &[u8]) -> String {
 
 /// v3 copies non-IR objects into their native name; mainline uses them as they are.
 fn check_carried(t: &Target, v: &mut Validation, member: &str) {
-    v.count("carried");
-    if t.layout.carried == Carried::Copy {
-        let native = t.layout.native_of(member);
-        let same = std::fs::read(t.objtree.join(member)).ok() == std::fs::read(t.objtree.join(&native)).ok();
+    v.count(Counted::Carried);
+    if t.outputs.layout.carried == Carried::Copy {
+        let native = t.outputs.layout.native_of(member);
+        let same =
+            std::fs::read(t.outputs.objtree.join(member)).ok() == std::fs::read(t.outputs.objtree.join(&native)).ok();
         if !same {
             v.fail(&native, format!("not an exact copy of the non-IR object {member}"));
         }
     }
-}
-
-/// The IR objects the thin-link saw (archive members and, for v3, lib members).
-pub fn ir_objects(t: &Target) -> Vec<String> {
-    let mut scratch = Validation::default();
-    let (members, libs) = thinlink_inputs(t, &mut scratch);
-    members
-        .into_iter()
-        .chain(libs)
-        .filter(|m| matches!(artifact::classify_file(&t.objtree.join(m)), Ok(Kind::Bitcode)))
-        .collect()
 }
 
 pub fn validate(t: &Target) -> Result<Validation> {
@@ -191,9 +140,9 @@ pub fn validate(t: &Target) -> Result<Validation> {
     let (members, libs) = thinlink_inputs(t, &mut v);
     let mut ir = std::collections::BTreeSet::new();
     for m in members.iter().chain(&libs) {
-        match artifact::classify_file(&t.objtree.join(m)) {
+        match artifact::classify_file(&t.outputs.objtree.join(m)) {
             Ok(Kind::Bitcode) => {
-                v.count(if libs.contains(m) { "lib-ir" } else { "ir" });
+                v.count(if libs.contains(m) { Counted::LibIr } else { Counted::Ir });
                 ir.insert(m.clone());
                 check_native(t, &mut v, m);
             }
@@ -203,14 +152,14 @@ pub fn validate(t: &Target) -> Result<Validation> {
         }
     }
     // The natives' archive lists the native counterpart of every member, in order.
-    let native_archive = &t.layout.native_archive;
-    match artifact::members(&t.objtree.join(native_archive)) {
+    let native_archive = &t.outputs.layout.native_archive;
+    match artifact::members(&t.outputs.objtree.join(native_archive)) {
         Ok(got) => {
             let want: Vec<String> = members
                 .iter()
                 .map(|m| {
-                    if ir.contains(m) || t.layout.carried == Carried::Copy {
-                        t.layout.native_of(m)
+                    if ir.contains(m) || t.outputs.layout.carried == Carried::Copy {
+                        t.outputs.layout.native_of(m)
                     } else {
                         m.clone()
                     }
@@ -224,23 +173,24 @@ pub fn validate(t: &Target) -> Result<Validation> {
         }
         Err(e) => v.fail(native_archive, format!("{e:#}")),
     }
-    for (file, kinds) in
-        [("vmlinux.o", &[ObjectKind::Relocatable][..]), ("vmlinux", &[ObjectKind::Executable, ObjectKind::Dynamic][..])]
-    {
-        match artifact::classify_file(&t.objtree.join(file)) {
+    for (file, counted, kinds) in [
+        ("vmlinux.o", Counted::VmlinuxO, &[ObjectKind::Relocatable][..]),
+        ("vmlinux", Counted::Vmlinux, &[ObjectKind::Executable, ObjectKind::Dynamic][..]),
+    ] {
+        match artifact::classify_file(&t.outputs.objtree.join(file)) {
             Ok(Kind::Elf { machine, kind, has_bitcode_section: false })
                 if machine == t.elf_machine && kinds.contains(&kind) =>
             {
-                v.count(file)
+                v.count(counted)
             }
             Ok(k) => v.fail(file, format!("is {}, expected a native ELF for machine {}", k.describe(), t.elf_machine)),
             Err(_) => v.fail(file, "missing"),
         }
     }
-    crate::checks::modules::validate_modules(t.objtree, t.elf_machine, t.layout, &mut v);
-    let image: PathBuf = t.objtree.join(t.image);
+    modules::validate_modules(&t.outputs, t.elf_machine, &mut v);
+    let image: PathBuf = t.outputs.objtree.join(t.image);
     match std::fs::metadata(&image) {
-        Ok(m) if m.len() > 0 => v.count("boot image"),
+        Ok(m) if m.len() > 0 => v.count(Counted::BootImage),
         _ => v.fail(t.image, "boot image missing or empty"),
     }
     Ok(v)

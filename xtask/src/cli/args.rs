@@ -8,8 +8,8 @@ use anyhow::{Context as _, Result};
 use crate::home;
 use crate::kbuild::arch::Arch;
 use crate::kbuild::session::BuildSpec;
+use crate::launcher::plan::RemoteSpec;
 use crate::remote::endpoint::Endpoint;
-use crate::remote::session::RemoteSpec;
 use crate::report;
 use crate::tree::state::State;
 
@@ -57,6 +57,7 @@ impl Global {
         spec.jobs = tools.jobs;
         spec.wait = self.wait;
         spec.remote = tools.remote.resolve(&self.load_state()?)?;
+        spec.observe = report::progress::stage_bars;
         Ok(spec)
     }
 }
@@ -142,7 +143,7 @@ impl RemoteArgs {
     /// The flags, else THINDIST_REMOTE (clap reads it), else the state
     /// file's [remote]; None builds with no launcher at all.
     pub fn resolve(&self, state: &State) -> Result<Option<RemoteSpec>> {
-        let from_state = state.remote()?;
+        let from_state = Endpoint::from_state(state)?;
         let mut ep = match (&self.remote, from_state) {
             (Some(url), _) => Endpoint { url: url.clone(), ..Default::default() },
             (None, Some(ep)) => ep,

@@ -47,7 +47,7 @@ pub fn run(args: &BootArgs, global: &Global) -> Result<BootReport> {
     let session = Session::open(spec, &global.load_state()?)?;
     let config = session.configure()?;
     boot::check_bootable(&qemu, &config)?;
-    session.build_validated(None)?;
+    crate::report::build::build_validated(&session, None)?;
     let report = boot::boot_built(&session, &qemu, args.append.as_deref(), Duration::from_secs(args.timeout))?;
     boot::print(&report);
     args.json.write(&report)?;

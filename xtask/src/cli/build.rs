@@ -34,7 +34,7 @@ pub fn run(args: &BuildArgs, global: &Global) -> Result<BuildReport> {
     let state = global.load_state()?;
     let session = Session::open(spec, &state)?;
     session.configure()?;
-    let report = session.build_validated(args.json.path());
+    let report = crate::report::build::build_validated(&session, args.json.path());
     // Every build adds a log (and scans): the oldest go past the limits.
     crate::cache::prune_after_build(&state);
     report

@@ -130,7 +130,7 @@ fn show(state: &crate::tree::state::State, limits: &Limits, json: &JsonArg) -> R
         limits.max_size.display().iec(),
         limits.engine_max_size.display().iec()
     );
-    let free = usage::free_bytes(&cache);
+    let free = crate::files::free_bytes(&cache);
     if let Some(f) = free {
         println!("free on the cache's filesystem: {}", size(f));
     }

@@ -41,7 +41,7 @@ pub fn run(args: &CleanCheckArgs, global: &Global) -> Result<Report> {
     } else {
         let before = git::untracked(&repo)?;
         session.configure()?;
-        session.build_validated(None)?;
+        crate::report::build::build_validated(&session, None)?;
         before
     };
     let created: BTreeMap<String, bool> =

@@ -23,6 +23,7 @@ use crate::report::compare::{CompareReport, ModeReport, Ratios};
 use crate::report::machine;
 use crate::report::projection::{self, Measured, Projection};
 use crate::report::{table, timeline};
+use crate::report::{KernelInfo, ToolchainInfo};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -115,7 +116,7 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
 
     let fulls: Vec<MakeRun> = builds.iter().map(|b| b.make_ok("full")).collect::<Result<_>>()?;
     let dist = &builds[1];
-    let validation = dist.validate()?;
+    let validation = crate::checks::validate::session(dist)?;
     let images = builds.iter().map(|b| Image::read(&b.kb.path("vmlinux"))).collect::<Result<Vec<_>>>()?;
     let equivalence = equivalence::compare(&images[0], &images[1]);
     let modules_equivalence = module_equivalence::compare(&builds[0].kb.objtree, &builds[1].kb.objtree)?;
@@ -152,11 +153,11 @@ pub fn run(args: &CompareArgs, global: &Global) -> Result<CompareReport> {
         .collect();
     let ratios = Ratios::of(&modes[0], &modes[1]);
     let report = CompareReport {
-        kernel: dist.kernel_info(),
+        kernel: KernelInfo::of(dist),
         arch: dist.kb.arch.name.clone(),
         config: dist.base.name(),
         fragments: dist.fragments.iter().map(|f| f.display().to_string()).collect(),
-        toolchain: dist.toolchain_info(),
+        toolchain: ToolchainInfo::of(dist),
         jobs: dist.kb.jobs,
         machine: machine::describe(),
         modes,

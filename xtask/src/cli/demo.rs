@@ -41,6 +41,6 @@ pub fn run(args: &DemoArgs, global: &Global) -> Result<()> {
     spec.out = Some(home::cache().join("builds").join(format!("demo-6.12-{}", spec.arch.name)));
     let session = Session::open(spec, &global.load_state()?)?;
     session.configure()?;
-    session.build_validated(None)?;
+    crate::report::build::build_validated(&session, None)?;
     Ok(())
 }

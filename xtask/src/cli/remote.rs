@@ -25,7 +25,7 @@ pub fn run(cmd: &Remote, global: &crate::cli::args::Global) -> Result<()> {
         Remote::Start { port, jobs } => {
             // The CAS is bounded by the state file's `[cache] engine_max_size`.
             let limits = crate::cache::limits::Limits::of(&global.load_state()?)?;
-            engine::start(*port, jobs.map(usize::from), &limits).map(|_| ())
+            engine::start(*port, jobs.map(usize::from), limits.engine_quota()).map(|_| ())
         }
         Remote::Status => engine::status().map(|_| ()),
         Remote::Stop => engine::stop(),

@@ -8,9 +8,10 @@ use anyhow::{bail, Context, Result};
 use crate::cli::args::Global;
 use crate::home;
 use crate::kbuild::layout::{Layout, Provider};
+use crate::kbuild::support::TreeSupport;
+use crate::report::progress::Progress;
 use crate::series;
 use crate::series::apply;
-use crate::series::detect::TreeSupport;
 use crate::tree::git;
 use crate::tree::kernel::KernelTree;
 use crate::tree::lock::Lock;
@@ -382,7 +383,10 @@ fn tree_for(source: &Path, dry_run: bool) -> Result<Option<PathBuf>> {
         std::fs::remove_dir_all(&dest)
             .with_context(|| format!("cannot remove the incomplete tree {}", dest.display()))?;
     }
-    tarball::extract(source, &dest)?;
+    let progress = Progress::new("extract", 0);
+    tarball::extract(source, &dest, &progress.bar)?;
+    let size = progress.bar.length().unwrap_or(0);
+    progress.finish(&format!("extracted {} ({} MiB) into {}", source.display(), size >> 20, dest.display()));
     let origin = source.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let (_, notes) = git::import_baseline(&dest, &origin, git::Baseline::EveryFile)?;
     println!("imported {} as a git repository with one baseline commit", dest.display());

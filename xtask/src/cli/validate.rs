@@ -34,7 +34,7 @@ pub fn run(args: &ValidateArgs, global: &Global) -> Result<()> {
             args.arch.arch
         );
     }
-    let v = session.validate()?;
+    let v = crate::checks::validate::session(&session)?;
     println!("{} ({}, layout {}) {}", objtree.display(), args.arch.arch, session.layout, v.summary());
     args.json.write(&v)?;
     if !v.ok() {

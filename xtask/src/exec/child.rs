@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use super::interrupt::{self, Guard};
 
 pub struct Lines {
-    pub child: Child,
+    pub child: GroupChild,
     pub lines: mpsc::Receiver<String>,
     /// A stop signal reaches the child's group while this lives.
     pub guard: Guard,
@@ -25,6 +25,48 @@ impl Lines {
     pub fn join_readers(&mut self) {
         for r in self.readers.drain(..) {
             let _ = r.join();
+        }
+    }
+}
+
+/// A child leading a process group of its own. Dropped before it was waited
+/// for (a caller that returns early with an error), it is killed with its
+/// whole group and reaped, as hermit's xtask does with `KillChildOnDrop`:
+/// make and its compilers never outlive the tool that followed them.
+pub struct GroupChild {
+    child: Child,
+    reaped: bool,
+}
+
+impl GroupChild {
+    /// Waits for it; returns its status and what it and its descendants used.
+    pub fn wait_with_usage(&mut self) -> Result<(ExitStatus, Usage)> {
+        let waited = wait_with_usage(&self.child);
+        self.reaped = waited.is_ok();
+        waited
+    }
+}
+
+impl std::ops::Deref for GroupChild {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.child
+    }
+}
+
+impl std::ops::DerefMut for GroupChild {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.child
+    }
+}
+
+impl Drop for GroupChild {
+    fn drop(&mut self) {
+        // try_wait knows a status `wait` already took; Err once wait4 reaped it.
+        if !self.reaped && matches!(self.child.try_wait(), Ok(None)) {
+            // SAFETY: SIGKILL to the process group this child leads.
+            unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
+            let _ = self.child.wait();
         }
     }
 }
@@ -69,11 +111,11 @@ pub(super) fn spawn(mut cmd: Command, name: &str) -> Result<Lines> {
             })
         })
         .collect();
-    Ok(Lines { child, lines, guard, readers })
+    Ok(Lines { child: GroupChild { child, reaped: false }, lines, guard, readers })
 }
 
 /// What a finished child and every descendant it waited for used.
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     pub user_seconds: f64,
     pub sys_seconds: f64,

@@ -283,4 +283,24 @@ mod tests {
         let mask = u64::from_str_radix(line[0].split_whitespace().nth(1).unwrap(), 16).unwrap();
         assert_eq!(mask & (1 << (libc::SIGINT - 1)), 0, "SIGINT ignored in the child: {line:?}");
     }
+
+    /// A caller that returns early (make's log could not be written) drops
+    /// the child: it and what it started are killed, not left running.
+    #[test]
+    fn a_dropped_followed_child_is_killed_with_its_group() {
+        let lines = Cmd::new("sh").args(["-c", "sleep 300 & echo $!; wait"]).follow().unwrap();
+        let grandchild: i32 = lines.lines.recv().unwrap().trim().parse().unwrap();
+        let leader = lines.child.id() as i32;
+        drop(lines);
+        let gone = |pid: i32| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            stat.is_empty() || stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+        };
+        assert!(gone(leader), "the leader was reaped");
+        let t = std::time::Instant::now();
+        while !gone(grandchild) && t.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(gone(grandchild), "sleep, in the leader's group, was killed too");
+    }
 }

@@ -1,5 +1,7 @@
-//! Runs a kbuild make, following its stages on screen, writing everything
-//! it prints to a log; Ctrl-C stops its whole process group (see interrupt).
+//! Runs a kbuild make, following its stages (a clock per stage, and an
+//! observer that shows them: `report::stage_bars` on screen), writing
+//! everything it prints to a log. Ctrl-C stops its whole process group (see
+//! interrupt); a run that ends early kills it (`exec::child::GroupChild`).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -8,17 +10,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::exec::child::{self, Usage};
+use crate::exec::child::Usage;
 use crate::exec::Cmd;
 use crate::kbuild::stages::{parse_step, Pipeline, Stage, Step, Tracker};
+use crate::launcher::plan::Launch;
 use crate::launcher::record::{self, JobRecord, Kind};
-use crate::remote::session::{Launch, RemoteSummary};
-use crate::report::progress;
+use crate::launcher::summary::RemoteSummary;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageTime {
     pub stage: Stage,
     pub steps: usize,
@@ -60,6 +61,31 @@ impl MakeRun {
     }
 }
 
+/// Who is shown a make run's stages as they go. The driver knows no screen:
+/// the command hands it one (`report::stage_bars`), or nobody watches.
+pub trait StageObserver {
+    /// `steps` done in `stage` (of `total`, when known); `extra` says where
+    /// its compiles ran.
+    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, extra: &str);
+    fn finish_stage(&mut self, time: &StageTime);
+    /// The run ended: nothing more is shown.
+    fn clear(&mut self);
+}
+
+/// Makes the observer of one run, for the stages of its pipeline.
+pub type Observe = fn(&'static [Stage]) -> Box<dyn StageObserver>;
+
+/// Nobody watches: the log and the report have it all.
+pub fn unobserved(_: &'static [Stage]) -> Box<dyn StageObserver> {
+    struct Nobody;
+    impl StageObserver for Nobody {
+        fn update(&mut self, _: Stage, _: usize, _: Option<u64>, _: &str) {}
+        fn finish_stage(&mut self, _: &StageTime) {}
+        fn clear(&mut self) {}
+    }
+    Box::new(Nobody)
+}
+
 /// How many back-end compiles the thin-link asked for, once it has run.
 fn backend_total(objtree: &Path, pipeline: Pipeline) -> Option<u64> {
     let Pipeline::Distributed(layout) = pipeline else { return None };
@@ -67,79 +93,97 @@ fn backend_total(objtree: &Path, pipeline: Pipeline) -> Option<u64> {
     Some(text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("--")).count() as u64)
 }
 
-struct StageBars {
-    stages: &'static [Stage],
-    bars: Vec<ProgressBar>,
-    interactive: bool,
-    last_plain: Instant,
+/// Each stage's steps and times. A vmlinux stage lasts from its first step
+/// until the next stage's first step; a module stage, which runs beside
+/// vmlinux's, from its first step to its last.
+struct StageClock {
+    started: Instant,
+    counts: [usize; Stage::ALL.len()],
+    first_seen: [Option<Instant>; Stage::ALL.len()],
+    beside_first: [Option<Instant>; Stage::ALL.len()],
+    beside_last: [Option<Instant>; Stage::ALL.len()],
+    current: Stage,
 }
 
-impl StageBars {
-    fn new(stages: &'static [Stage]) -> Self {
-        let interactive = progress::interactive();
-        let multi = MultiProgress::with_draw_target(if interactive {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        });
-        let colour = progress::colour();
-        let style =
-            if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
-        let bars = stages
-            .iter()
-            .map(|s| {
-                let b = multi.add(ProgressBar::new_spinner());
-                b.set_style(ProgressStyle::with_template(style).expect("template"));
-                b.set_prefix(s.label());
-                b.set_message("waiting");
-                b
-            })
-            .collect();
-        Self { stages, bars, interactive, last_plain: Instant::now() }
+impl StageClock {
+    fn new(started: Instant) -> Self {
+        Self {
+            started,
+            counts: [0; Stage::ALL.len()],
+            first_seen: [None; Stage::ALL.len()],
+            beside_first: [None; Stage::ALL.len()],
+            beside_last: [None; Stage::ALL.len()],
+            current: Stage::FrontEnd,
+        }
     }
 
-    fn bar(&self, stage: Stage) -> &ProgressBar {
-        let i = self.stages.iter().position(|s| *s == stage).expect("a stage of this pipeline");
-        &self.bars[i]
+    fn time(&self, stage: Stage, from: Instant, until: Instant) -> StageTime {
+        StageTime {
+            stage,
+            steps: self.counts[stage as usize],
+            start: from.duration_since(self.started).as_secs_f64(),
+            seconds: until.duration_since(from).as_secs_f64(),
+        }
     }
 
-    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, started: Instant, extra: &str) {
-        let bar = self.bar(stage);
-        let msg = match total {
-            Some(t) => format!("{steps}/{t}{extra}"),
-            None => format!("{steps}{extra}"),
+    /// Counts a step of `stage` seen `now`, while the vmlinux stages are at
+    /// `vmlinux_stage`; returns the vmlinux stage it ended, if any.
+    fn step(
+        &mut self,
+        stage: Stage,
+        counted: bool,
+        step: &Step,
+        vmlinux_stage: Stage,
+        now: Instant,
+    ) -> Option<StageTime> {
+        let i = stage as usize;
+        self.counts[i] += usize::from(counted);
+        if stage.beside_vmlinux() {
+            // The modules stage's time starts with its first step after the
+            // front-end (modpost on): a module of several objects is linked
+            // among the compiles, which would make it span the whole build.
+            if stage != Stage::Modules || vmlinux_stage != Stage::FrontEnd || step.tag == "MODPOST" {
+                self.first_seen[i].get_or_insert(now);
+            }
+            self.beside_first[i].get_or_insert(now);
+            self.beside_last[i] = Some(now);
+            return None;
+        }
+        let ended = match stage != self.current {
+            true => self.first_seen[self.current as usize].map(|f| self.time(self.current, f, now)),
+            false => None,
         };
-        if self.interactive {
-            if bar.message() == "waiting" {
-                bar.reset_elapsed();
-                bar.enable_steady_tick(Duration::from_millis(250));
-            }
-            bar.set_message(msg);
-        } else if self.last_plain.elapsed() >= Duration::from_secs(15) {
-            self.last_plain = Instant::now();
-            eprintln!("build: {} {msg} ({}s)", stage.label(), started.elapsed().as_secs());
-        }
+        self.current = stage;
+        self.first_seen[i].get_or_insert(now);
+        ended
     }
 
-    fn finish_stage(&self, stage: Stage, time: &StageTime) {
-        let text = format!("{} steps in {:.1}s", time.steps, time.seconds);
-        if self.interactive {
-            self.bar(stage).finish_with_message(text);
-        } else {
-            eprintln!("build: {} done: {text}", stage.label());
-        }
+    fn steps(&self, stage: Stage) -> usize {
+        self.counts[stage as usize]
     }
 
-    fn clear(&self) {
-        for b in &self.bars {
-            if !b.is_finished() {
-                b.finish_and_clear();
+    /// Every stage seen, vmlinux's in order, then the module stages.
+    fn times(&self, end: Instant) -> Vec<StageTime> {
+        let seen: Vec<(Stage, Instant)> = Stage::ALL
+            .iter()
+            .filter(|s| !s.beside_vmlinux())
+            .filter_map(|s| self.first_seen[*s as usize].map(|t| (*s, t)))
+            .collect();
+        let mut times: Vec<StageTime> = seen
+            .iter()
+            .enumerate()
+            .map(|(k, (s, t))| self.time(*s, *t, seen.get(k + 1).map(|n| n.1).unwrap_or(end)))
+            .collect();
+        for stage in Stage::ALL.into_iter().filter(|s| s.beside_vmlinux()) {
+            let i = stage as usize;
+            if let (Some(first), Some(last)) = (self.first_seen[i].or(self.beside_first[i]), self.beside_last[i]) {
+                times.push(self.time(stage, first, last));
             }
         }
+        times
     }
 }
 
-/// Runs a make command line and follows it.
 /// The compiles' counts by place, re-read from the launchers' records at most once a second.
 struct RemoteCounts<'a> {
     launch: &'a Launch,
@@ -164,18 +208,45 @@ impl RemoteCounts<'_> {
     }
 }
 
-pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Option<&Launch>) -> Result<MakeRun> {
+/// make's log: line-buffered, so that it follows the build while it runs
+/// and holds everything up to the moment a build is stopped.
+fn open_log(log: &Path, cmd: &Cmd) -> Result<LineWriter<File>> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    // Line-buffered: the log follows the build while it runs and holds
-    // everything up to the moment a build is stopped.
     let file = File::create(log).with_context(|| format!("cannot create log {}", log.display()))?;
-    let mut log_file = LineWriter::new(file);
-    writeln!(log_file, "$ {}", cmd.display())?;
+    let mut writer = LineWriter::new(file);
+    writeln!(writer, "$ {}", cmd.display())?;
+    Ok(writer)
+}
 
+/// The last lines make printed, for a failure report.
+struct Tail(VecDeque<String>);
+
+impl Tail {
+    const LINES: usize = 200;
+
+    fn push(&mut self, line: &str) {
+        if self.0.len() == Self::LINES {
+            self.0.pop_front();
+        }
+        self.0.push_back(line.to_string());
+    }
+}
+
+/// Runs a make command line and follows it: stages timed and shown, every
+/// line logged, the launchers' records of the run collected. Returning
+/// early (the log cannot be written) kills make's group.
+pub fn run(
+    cmd: &Cmd,
+    objtree: &Path,
+    pipeline: Pipeline,
+    log: &Path,
+    launch: Option<&Launch>,
+    observe: Observe,
+) -> Result<MakeRun> {
+    let mut log_file = open_log(log, cmd)?;
     let mut run = cmd.follow()?;
-
     let started = Instant::now();
     let since = record::now();
     let mut remote_counts = launch.map(|launch| RemoteCounts {
@@ -184,110 +255,43 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
         read: Instant::now() - Duration::from_secs(2),
         summary: RemoteSummary::default(),
     });
-    let mut tracker = Tracker::new(pipeline);
-    let mut display = StageBars::new(pipeline.stages());
-    let mut counts = [0usize; Stage::ALL.len()];
-    let mut first_seen: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
-    let mut total_backend = None;
-    let mut tail: VecDeque<String> = VecDeque::with_capacity(200);
-    let mut current = Stage::FrontEnd;
-    // Module stages run beside vmlinux's: from their first step to their last.
-    let mut beside_first: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
-    let mut beside_last: [Option<Instant>; Stage::ALL.len()] = [None; Stage::ALL.len()];
-    let mut steps = Vec::new();
-
+    let (mut tracker, mut clock, mut shown) =
+        (Tracker::new(pipeline), StageClock::new(started), observe(pipeline.stages()));
+    let (mut tail, mut steps, mut total_backend) = (Tail(VecDeque::with_capacity(Tail::LINES)), Vec::new(), None);
     for line in run.lines.iter() {
         writeln!(log_file, "{line}")?;
-        if tail.len() == 200 {
-            tail.pop_front();
-        }
-        tail.push_back(line.clone());
+        tail.push(&line);
         let Some(step) = parse_step(&line) else { continue };
+        let vmlinux_stage = tracker.stage;
         let (stage, counted) = tracker.observe(&step);
-        steps.push((stage, counted, step.clone()));
-        let now = Instant::now();
-        // Module steps run beside the vmlinux stages: they do not end one.
-        // The stage's time starts with its first step after the front-end
-        // (modpost on): a module of several objects is linked among the
-        // compiles, which would make it span the whole build.
-        if stage.beside_vmlinux() {
-            if stage != Stage::Modules || tracker.stage != Stage::FrontEnd || step.tag == "MODPOST" {
-                first_seen[stage as usize].get_or_insert(now);
-            }
-            beside_first[stage as usize].get_or_insert(now);
-            beside_last[stage as usize] = Some(now);
-            counts[stage as usize] += usize::from(counted);
-            display.update(stage, counts[stage as usize], None, started, "");
-            continue;
+        if let Some(ended) = clock.step(stage, counted, &step, vmlinux_stage, Instant::now()) {
+            shown.finish_stage(&ended);
         }
-        if stage != current {
-            if let Some(f) = first_seen[current as usize] {
-                let time = StageTime {
-                    stage: current,
-                    steps: counts[current as usize],
-                    start: f.duration_since(started).as_secs_f64(),
-                    seconds: now.duration_since(f).as_secs_f64(),
-                };
-                display.finish_stage(current, &time);
-            }
-            current = stage;
-        }
-        let i = stage as usize;
-        first_seen[i].get_or_insert(now);
-        if counted {
-            counts[i] += 1;
-        }
+        steps.push((stage, counted, step));
         if stage == Stage::BackEnd && total_backend.is_none() {
             total_backend = backend_total(objtree, pipeline);
         }
         let total = if stage == Stage::BackEnd { total_backend } else { None };
-        let extra = remote_counts.as_mut().map(|r| r.line(stage)).unwrap_or_default();
-        display.update(stage, counts[i], total, started, &extra);
+        let extra = match stage.beside_vmlinux() {
+            true => String::new(),
+            false => remote_counts.as_mut().map(|r| r.line(stage)).unwrap_or_default(),
+        };
+        shown.update(stage, clock.steps(stage), total, &extra);
     }
     run.join_readers();
-    let (status, usage) = child::wait_with_usage(&run.child)?;
+    let (status, usage) = run.child.wait_with_usage()?;
     let seconds = started.elapsed().as_secs_f64();
-    // A vmlinux stage lasts from its first step until the next stage's
-    // first step; a module stage from its first step to its last.
-    let end = Instant::now();
-    let seen: Vec<(Stage, Instant)> = Stage::ALL
-        .iter()
-        .filter(|s| !s.beside_vmlinux())
-        .filter_map(|s| first_seen[*s as usize].map(|t| (*s, t)))
-        .collect();
-    let mut stages: Vec<StageTime> = seen
-        .iter()
-        .enumerate()
-        .map(|(k, (s, t))| {
-            let until = seen.get(k + 1).map(|n| n.1).unwrap_or(end);
-            StageTime {
-                stage: *s,
-                steps: counts[*s as usize],
-                start: t.duration_since(started).as_secs_f64(),
-                seconds: until.duration_since(*t).as_secs_f64(),
-            }
-        })
-        .collect();
+    let stages = clock.times(Instant::now());
     if status.success() {
-        if let Some(last) = stages.last() {
-            display.finish_stage(last.stage, last);
+        // The last vmlinux stage and the module stages end with the run.
+        let last_vmlinux = stages.iter().rposition(|t| !t.stage.beside_vmlinux());
+        for (k, t) in stages.iter().enumerate() {
+            if Some(k) == last_vmlinux || t.stage.beside_vmlinux() {
+                shown.finish_stage(t);
+            }
         }
     }
-    for stage in Stage::ALL.into_iter().filter(|s| s.beside_vmlinux()) {
-        let i = stage as usize;
-        let (Some(first), Some(last)) = (first_seen[i].or(beside_first[i]), beside_last[i]) else { continue };
-        let time = StageTime {
-            stage,
-            steps: counts[i],
-            start: first.duration_since(started).as_secs_f64(),
-            seconds: last.duration_since(first).as_secs_f64(),
-        };
-        if status.success() {
-            display.finish_stage(stage, &time);
-        }
-        stages.push(time);
-    }
-    display.clear();
+    shown.clear();
     writeln!(log_file, "# exit: {status}, {seconds:.1}s")?;
     log_file.flush()?;
     if run.guard.interrupted() {
@@ -298,16 +302,6 @@ pub fn run(cmd: &Cmd, objtree: &Path, pipeline: Pipeline, log: &Path, launch: Op
     }
     let jobs = launch.map(|l| l.records_since(since)).unwrap_or_default();
     let remote = launch.map(|l| RemoteSummary::of(l.config.endpoint.as_ref(), &jobs));
-    Ok(MakeRun {
-        remote,
-        jobs,
-        argv: cmd.argv().to_vec(),
-        log: log.to_path_buf(),
-        stages,
-        seconds,
-        usage,
-        success: status.success(),
-        tail: tail.into(),
-        steps,
-    })
+    let (argv, log, tail) = (cmd.argv().to_vec(), log.to_path_buf(), tail.0.into());
+    Ok(MakeRun { remote, jobs, argv, log, stages, seconds, usage, success: status.success(), tail, steps })
 }

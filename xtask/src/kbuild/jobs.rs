@@ -2,7 +2,7 @@
 //! line gets whatever variables the chosen way needs (the compiler launcher
 //! in make's `CC=`, as ccache and distcc use, for remote execution).
 
-use crate::remote::session::Launch;
+use crate::launcher::plan::Launch;
 
 /// How compile jobs are executed.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -8,10 +8,10 @@ use anyhow::Result;
 
 use crate::exec::Cmd;
 use crate::kbuild::arch::Arch;
-use crate::kbuild::driver::{self, MakeRun};
+use crate::kbuild::driver::{self, MakeRun, Observe};
 use crate::kbuild::jobs::Jobs;
 use crate::kbuild::stages::Pipeline;
-use crate::kbuild::toolchain::Toolchain;
+use crate::toolchain::Toolchain;
 
 #[derive(Debug, Clone)]
 pub struct Kbuild {
@@ -26,6 +26,8 @@ pub struct Kbuild {
     pub runner: Jobs,
     /// Build the modules too when the config has CONFIG_MODULES=y.
     pub modules: bool,
+    /// Who is shown the stages of a run.
+    pub observe: Observe,
 }
 
 impl Kbuild {
@@ -74,7 +76,14 @@ impl Kbuild {
 
     /// The kernel targets, followed stage by stage, everything logged.
     pub fn make(&self, pipeline: Pipeline, log: &Path) -> Result<MakeRun> {
-        driver::run(&self.command(&self.kernel_targets()), &self.objtree, pipeline, log, self.runner.launch())
+        driver::run(
+            &self.command(&self.kernel_targets()),
+            &self.objtree,
+            pipeline,
+            log,
+            self.runner.launch(),
+            self.observe,
+        )
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -97,6 +106,7 @@ mod tests {
             env: vec![("LOCALVERSION".into(), String::new())],
             runner: Jobs::Local,
             modules: true,
+            observe: driver::unobserved,
         }
     }
 

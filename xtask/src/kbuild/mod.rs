@@ -3,6 +3,7 @@
 //! final link), and the build session every command goes through.
 
 pub mod arch;
+pub mod artifact;
 pub mod configure;
 pub mod driver;
 pub mod jobs;
@@ -11,7 +12,8 @@ pub mod layout;
 pub mod lto_mode;
 pub mod make;
 pub mod outdir;
+pub mod outputs;
 pub mod rebuild;
 pub mod session;
 pub mod stages;
-pub mod toolchain;
+pub mod support;

@@ -6,9 +6,9 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::checks::modules::{module_objects, modules_of};
 use crate::exec::child::Usage;
 use crate::kbuild::driver::MakeRun;
+use crate::kbuild::outputs::{module_objects, modules};
 use crate::kbuild::session::Session;
 
 /// The file touched by the one-file check and bench: in every kernel and every config.
@@ -34,12 +34,11 @@ pub fn touch(tree: &Path, file: &str) -> Result<()> {
 /// rebuild touches.
 pub fn module_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
     let mut best: Option<(usize, String, String)> = None;
-    for ko in modules_of(objtree).unwrap_or_default() {
-        let stem = ko.trim_end_matches(".ko");
-        let objects = module_objects(objtree, stem);
+    for module in modules(objtree).unwrap_or_default() {
+        let objects = module_objects(objtree, &module);
         let source = objects.iter().map(|o| format!("{}.c", o.trim_end_matches(".o"))).find(|c| tree.join(c).is_file());
         if let Some(c) = source.filter(|_| best.as_ref().is_none_or(|(n, _, _)| objects.len() > *n)) {
-            best = Some((objects.len(), stem.to_string(), c));
+            best = Some((objects.len(), module.stem.clone(), c));
         }
     }
     match best {
@@ -55,8 +54,8 @@ pub fn module_source(objtree: &Path, tree: &Path) -> Result<(String, String)> {
 /// its back-end in its compile, in both modes, so only its `.ko` is linked
 /// again.)
 pub fn touch_module_objects(objtree: &Path) -> Result<()> {
-    for ko in modules_of(objtree).unwrap_or_default() {
-        for object in module_objects(objtree, ko.trim_end_matches(".ko")) {
+    for module in modules(objtree).unwrap_or_default() {
+        for object in module_objects(objtree, &module) {
             touch(objtree, &object)?;
         }
     }
@@ -104,7 +103,7 @@ pub fn incremental(builds: &[Session]) -> Result<Vec<Incremental>> {
     let tree = &first.tree.root;
     touch_one_file(tree)?;
     let ones = builds.iter().map(|b| b.make_ok("one-file")).collect::<Result<Vec<_>>>()?;
-    let (module_ones, module_touched, relinks) = match modules_of(&first.kb.objtree) {
+    let (module_ones, module_touched, relinks) = match modules(&first.kb.objtree) {
         Some(_) => {
             let (_, source) = module_source(&first.kb.objtree, tree)?;
             touch(tree, &source)?;

@@ -1,7 +1,7 @@
 //! The build session every command goes through: a plain spec (tree, out
 //! dir, arch, config, fragments, toolchain, jobs, LTO mode, environment)
 //! becomes a prepared tree, then a configured one, then make runs (stages,
-//! usage, one log each), then validation and the build report.
+//! usage, one log each). Validation and the report read what it built.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,22 +9,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
-use crate::checks::validate::{self, Validation};
 use crate::home;
 use crate::kbuild::arch::Arch;
 use crate::kbuild::configure::{self, BaseConfig};
-use crate::kbuild::driver::MakeRun;
+use crate::kbuild::driver::{self, MakeRun, Observe};
 use crate::kbuild::jobs::Jobs;
 use crate::kbuild::kconfig::Values;
 use crate::kbuild::layout::Layout;
 use crate::kbuild::lto_mode::LtoMode;
 use crate::kbuild::make::Kbuild;
 use crate::kbuild::outdir;
+use crate::kbuild::outputs::Outputs;
 use crate::kbuild::stages::Pipeline;
-use crate::kbuild::toolchain::Toolchain;
-use crate::remote::session::{Launch, RemoteSpec};
-use crate::report::{BuildReport, KernelInfo, ToolchainInfo};
-use crate::series::detect::TreeSupport;
+use crate::kbuild::support::TreeSupport;
+use crate::launcher::plan::{Launch, RemoteSpec};
+use crate::toolchain::Toolchain;
 use crate::tree::kernel::KernelTree;
 use crate::tree::lock::Lock;
 use crate::tree::state::State;
@@ -57,6 +56,8 @@ pub struct BuildSpec {
     pub remote: Option<RemoteSpec>,
     /// Build the modules too when the config has CONFIG_MODULES=y.
     pub modules: bool,
+    /// Who is shown the stages of each make run (a command's progress display).
+    pub observe: Observe,
 }
 
 impl BuildSpec {
@@ -77,6 +78,7 @@ impl BuildSpec {
             wait: false,
             remote: None,
             modules: true,
+            observe: driver::unobserved,
         }
     }
 
@@ -163,6 +165,7 @@ impl Session {
             env: spec.env,
             runner,
             modules: spec.modules,
+            observe: spec.observe,
         };
         Ok(Self {
             tree,
@@ -251,80 +254,13 @@ impl Session {
         Ok(run)
     }
 
-    pub fn validation_target(&self) -> validate::Target<'_> {
-        validate::Target {
-            objtree: &self.kb.objtree,
-            layout: self.layout,
-            elf_machine: self.kb.arch.elf_machine,
-            image: &self.kb.arch.image,
-        }
-    }
-
-    pub fn validate(&self) -> Result<Validation> {
-        validate::validate(&self.validation_target())
+    /// The build this session's object tree holds, read through its layout.
+    pub fn outputs(&self) -> Outputs<'_> {
+        Outputs::new(&self.kb.objtree, self.layout)
     }
 
     /// Whether the object tree holds a build of this layout.
     pub fn is_built(&self) -> bool {
         self.kb.path("vmlinux.o").exists() && self.kb.path(&self.layout.ir_archive).exists()
-    }
-
-    pub fn kernel_info(&self) -> KernelInfo {
-        KernelInfo {
-            tree: self.tree.root.display().to_string(),
-            version: self.tree.version.to_string(),
-            series: self.series.clone(),
-            layout: self.layout.name.clone(),
-        }
-    }
-
-    pub fn toolchain_info(&self) -> ToolchainInfo {
-        let t = &self.kb.toolchain;
-        ToolchainInfo { llvm: t.llvm.clone(), clang: t.clang_version(), lld: t.lld_version() }
-    }
-
-    /// A full make of the kernel targets, then validation; the report is
-    /// printed (and written as JSON) whatever happened.
-    pub fn build_validated(&self, json: Option<&Path>) -> Result<BuildReport> {
-        let made = self.make("full")?;
-        let validation = if made.success { Some(self.validate()?) } else { None };
-        let report = self.report(&made, validation);
-        report.print();
-        if let Some(path) = json {
-            report.write_json(path)?;
-            println!("  json: {}", path.display());
-        }
-        if !made.success {
-            bail!("the build failed:\n{}\nfull output: {}", made.failure_summary(), made.log.display());
-        }
-        if report.result != "ok" {
-            bail!("the build finished but validation failed (see above)");
-        }
-        Ok(report)
-    }
-
-    /// The report of one make run (and its validation, if it ran).
-    pub fn report(&self, made: &MakeRun, validation: Option<Validation>) -> BuildReport {
-        let result = match &validation {
-            _ if !made.success => "build failed",
-            Some(v) if !v.ok() => "validation failed",
-            _ => "ok",
-        };
-        BuildReport {
-            kernel: self.kernel_info(),
-            arch: self.kb.arch.name.clone(),
-            config: self.base.name(),
-            fragments: self.fragments.iter().map(|f| f.display().to_string()).collect(),
-            objtree: self.kb.objtree.display().to_string(),
-            toolchain: self.toolchain_info(),
-            commands: vec![made.argv.join(" ")],
-            stages: made.stages.clone(),
-            build_seconds: made.seconds,
-            usage: made.usage,
-            remote: made.remote.clone(),
-            log: made.log.display().to_string(),
-            validation,
-            result: result.into(),
-        }
     }
 }

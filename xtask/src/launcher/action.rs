@@ -4,15 +4,15 @@
 //! exit code and output.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
     command::EnvironmentVariable, Action, ActionResult, Command, Digest,
 };
 
+use crate::files::{self, Durability};
 use crate::launcher::config::LaunchConfig;
-use crate::launcher::deps;
+use crate::launcher::depfile;
 use crate::launcher::paths::{TreeMap, WORKDIR};
 use crate::launcher::record::{Place, Scan};
 use crate::remote::client::{Client, NoRoom};
@@ -167,9 +167,6 @@ pub fn build(
     Ok(Prepared { action: action_digest, blobs, outputs, input_root, scan: None })
 }
 
-/// The temporary file being written, removed if the launcher is stopped.
-pub static PARTIAL: Mutex<Option<PathBuf>> = Mutex::new(None);
-
 /// Looks the action up, else uploads what is missing and executes it; writes
 /// the outputs. Blobs the engine lost meanwhile (an eviction) are sent
 /// again and the action run once more, as Bazel's client does; lost a
@@ -222,10 +219,10 @@ async fn attempt(cfg: &LaunchConfig, client: &Client, p: &Prepared, no_cache: bo
             let d = file.digest.as_ref().context("an output without a digest")?;
             let data = blob_or_inline(client, &file.contents, Some(d), &mut downloaded).await?;
             let data = match o.depfile {
-                true => deps::to_local(&data, &trees),
+                true => depfile::to_local(&data, &trees),
                 false => data,
             };
-            write_atomically(&o.local, &data)?;
+            files::write_atomically(&o.local, &data, Durability::Whole)?;
         }
     }
     Ok(Outcome {
@@ -259,18 +256,4 @@ fn execution_seconds(r: &ActionResult) -> f64 {
         (Some(a), Some(b)) if b >= a => b - a,
         _ => 0.0,
     }
-}
-
-/// Temporary file and rename: an output is whole or absent.
-pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
-    let name = path.file_name().context("an output without a file name")?.to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.thindist-{}", std::process::id()));
-    *PARTIAL.lock().unwrap_or_else(|e| e.into_inner()) = Some(tmp.clone());
-    let written = std::fs::write(&tmp, data).and_then(|()| std::fs::rename(&tmp, path));
-    *PARTIAL.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        bail!("cannot write {}: {e}", path.display());
-    }
-    Ok(())
 }

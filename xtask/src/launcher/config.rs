@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::remote::compiler::Compiler;
 use crate::remote::endpoint::Endpoint;
+use crate::toolchain::identity::Compiler;
 
 pub const ENV: &str = "THINDIST_LAUNCH";
 

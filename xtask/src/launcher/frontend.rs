@@ -15,7 +15,7 @@ use crate::launcher::includes::{self, Include, Names, SearchPath};
 use crate::launcher::paths::TreeMap;
 use crate::launcher::record::Scan;
 use crate::launcher::scan_cache::{Entry, Slot};
-use crate::launcher::{comments, deps};
+use crate::launcher::{comments, depfile};
 use crate::remote::input_root::InputRoot;
 
 /// Text that reads a file the preprocessor does not report (assembler
@@ -44,10 +44,10 @@ pub fn prepare(cfg: &LaunchConfig, job: &FrontEndJob, args: &[String]) -> Result
         }
     }
     let listed = Cmd::new(&cfg.compiler.path)
-        .args(deps::scan_args(args, &["-M"]))
+        .args(depfile::scan_args(args, &["-M"]))
         .output_silent()
         .map_err(|_| NotDescribable("the dependency scan failed (the compile shows why)".into()))?;
-    let inputs = deps::parse(&String::from_utf8_lossy(&listed)).map(|r| r.prerequisites).unwrap_or_default();
+    let inputs = depfile::parse(&String::from_utf8_lossy(&listed)).map(|r| r.prerequisites).unwrap_or_default();
     if !inputs.contains(&job.source) {
         return Err(NotDescribable(format!("the dependency scan does not name {}", job.source)));
     }
@@ -75,7 +75,7 @@ fn executed_includes(cfg: &LaunchConfig, args: &[String], files: &BTreeSet<Strin
     if files.is_empty() {
         return Some(Vec::new());
     }
-    let out = Cmd::new(&cfg.compiler.path).args(deps::scan_args(args, &["-E", "-dI"])).output_silent().ok()?;
+    let out = Cmd::new(&cfg.compiler.path).args(depfile::scan_args(args, &["-E", "-dI"])).output_silent().ok()?;
     includes::executed(&out, &files.iter().map(String::as_str).collect())
 }
 

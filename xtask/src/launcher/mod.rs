@@ -11,12 +11,14 @@ pub mod backend;
 pub mod clang_args;
 pub mod comments;
 pub mod config;
-pub mod deps;
+pub mod depfile;
 pub mod frontend;
 pub mod includes;
 pub mod paths;
+pub mod plan;
 pub mod record;
 pub mod scan_cache;
+pub mod summary;
 
 use std::io::Write;
 
@@ -197,7 +199,7 @@ fn no_room_message(url: &str, output: &str, no_room: &NoRoom) -> String {
     let local = crate::remote::engine::running().ok().flatten().filter(|r| r.url == url);
     let free = match &local {
         Some(r) => {
-            let free = crate::cache::usage::free_bytes(&r.cas).unwrap_or(0);
+            let free = crate::files::free_bytes(&r.cas).unwrap_or(0);
             let free = bytesize::ByteSize(free).display().iec();
             format!(" {free} are free on the filesystem of its CAS ({}).", r.cas.display())
         }
@@ -217,9 +219,7 @@ fn remote(cfg: &LaunchConfig, p: &Prepared) -> Result<action::Outcome> {
 /// output stays behind.
 fn stop_cleanly() {
     let _ = ctrlc::set_handler(|| {
-        if let Some(p) = action::PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = std::fs::remove_file(p);
-        }
+        crate::files::remove_partial();
         std::process::exit(130);
     });
 }

@@ -18,7 +18,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::Digest;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::launcher::action;
+use crate::files::{self, Durability};
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::includes::{Found, Names, SearchPath};
 use crate::launcher::paths::TreeMap;
@@ -69,7 +69,11 @@ impl Slot {
     pub fn store(&self, entry: &Entry) {
         let Some(dir) = self.file.parent() else { return };
         if std::fs::create_dir_all(dir).is_ok() {
-            let _ = action::write_atomically(&self.file, &serde_json::to_vec(entry).expect("serialisable"));
+            let _ = files::write_atomically(
+                &self.file,
+                &serde_json::to_vec(entry).expect("serialisable"),
+                Durability::Whole,
+            );
         }
     }
 }

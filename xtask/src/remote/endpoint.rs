@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::tree::state::State;
+
 /// The environment variable a bearer token may come from.
 pub const TOKEN_ENV: &str = "THINDIST_REMOTE_TOKEN";
 
@@ -26,6 +28,16 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// The state file's `[remote]` table: an engine every build uses unless told otherwise.
+    pub fn from_state(state: &State) -> Result<Option<Self>> {
+        state.section("remote").with_context(|| {
+            format!(
+                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file",
+                state.path().display()
+            )
+        })
+    }
+
     /// The URL tonic dials, and whether it is TLS.
     pub fn dial(&self) -> Result<(String, bool)> {
         let (scheme, rest) = self.url.split_once("://").with_context(|| {
@@ -80,5 +92,20 @@ mod tests {
         let mut e = ep("grpc://h:1");
         e.ca = Some("/ca.pem".into());
         assert!(e.dial().unwrap_err().to_string().contains("grpcs://"));
+    }
+
+    #[test]
+    fn the_state_files_remote_table_names_an_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.toml");
+        assert!(Endpoint::from_state(&State::load(&path).unwrap()).unwrap().is_none());
+        std::fs::write(&path, "[remote]\nurl = \"grpcs://re.example:443\"\ninstance = \"main\"\ntoken_file = \"/t\"\n")
+            .unwrap();
+        let ep = Endpoint::from_state(&State::load(&path).unwrap()).unwrap().unwrap();
+        assert_eq!((ep.url.as_str(), ep.instance.as_str()), ("grpcs://re.example:443", "main"));
+        assert_eq!(ep.token_file.as_deref(), Some(std::path::Path::new("/t")));
+        std::fs::write(&path, "[remote]\nurl = 5\n").unwrap();
+        let err = Endpoint::from_state(&State::load(&path).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("keys are url"), "{err}");
     }
 }

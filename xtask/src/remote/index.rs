@@ -54,7 +54,7 @@ mod tests {
     /// A real thin-link: two IR objects, one importing from the other.
     #[test]
     fn an_index_names_the_modules_it_imports() {
-        let clang = crate::kbuild::toolchain::Toolchain::select(None).expect("clang and lld (cargo xtask deps)");
+        let clang = crate::toolchain::Toolchain::select(None).expect("clang and lld (cargo xtask deps)");
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("a.c"), "int b(int);\nint a(int x) { return b(x) + 1; }\n").unwrap();

@@ -3,13 +3,13 @@
 
 use serde::Serialize;
 
-use crate::remote::session::RemoteSummary;
+use crate::launcher::summary::RemoteSummary;
 use crate::report::projection::Projection;
 
 use crate::checks::boot::BootReport;
 use crate::checks::equivalence::Equivalence;
 use crate::checks::module_equivalence::ModulesEquivalence;
-use crate::checks::validate::Validation;
+use crate::checks::validation::Validation;
 use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
 use crate::kbuild::lto_mode::LtoMode;

@@ -1,5 +1,6 @@
 //! Progress display: an indicatif bar on a terminal, plain periodic lines
-//! otherwise (CI logs), nothing fancy when NO_COLOR is set.
+//! otherwise (CI logs), nothing fancy when NO_COLOR is set. A byte counter
+//! for long reads (`Progress`), and a make run's stages (`stage_bars`).
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,7 +8,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::kbuild::driver::{StageObserver, StageTime};
+use crate::kbuild::stages::Stage;
 
 /// How often a non-terminal run prints a line about long work.
 const PLAIN_INTERVAL: Duration = Duration::from_secs(15);
@@ -84,5 +88,87 @@ fn plain_lines(bar: &ProgressBar, stop: &AtomicBool, label: &str) {
         last = Instant::now();
         let (pos, len) = (bar.position(), bar.length().unwrap_or(0));
         eprintln!("{label}: {} / {} MiB ({}s)", pos >> 20, len >> 20, start.elapsed().as_secs());
+    }
+}
+
+/// The observer every command gives its make runs.
+pub fn stage_bars(stages: &'static [Stage]) -> Box<dyn StageObserver> {
+    Box::new(StageBars::new(stages))
+}
+
+/// The stages of a make run on screen: a spinner line per stage on a
+/// terminal, a plain line every 15 seconds otherwise (CI logs).
+struct StageBars {
+    stages: &'static [Stage],
+    bars: Vec<ProgressBar>,
+    interactive: bool,
+    started: Instant,
+    last_plain: Instant,
+}
+
+impl StageBars {
+    fn new(stages: &'static [Stage]) -> Self {
+        let interactive = interactive();
+        let multi = MultiProgress::with_draw_target(if interactive {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let colour = colour();
+        let style =
+            if colour { "{prefix:>11.cyan.bold} {msg} {elapsed:>4}" } else { "{prefix:>11} {msg} {elapsed:>4}" };
+        let bars = stages
+            .iter()
+            .map(|s| {
+                let b = multi.add(ProgressBar::new_spinner());
+                b.set_style(ProgressStyle::with_template(style).expect("template"));
+                b.set_prefix(s.label());
+                b.set_message("waiting");
+                b
+            })
+            .collect();
+        Self { stages, bars, interactive, started: Instant::now(), last_plain: Instant::now() }
+    }
+
+    fn bar(&self, stage: Stage) -> &ProgressBar {
+        let i = self.stages.iter().position(|s| *s == stage).expect("a stage of this pipeline");
+        &self.bars[i]
+    }
+}
+
+impl StageObserver for StageBars {
+    fn update(&mut self, stage: Stage, steps: usize, total: Option<u64>, extra: &str) {
+        let bar = self.bar(stage);
+        let msg = match total {
+            Some(t) => format!("{steps}/{t}{extra}"),
+            None => format!("{steps}{extra}"),
+        };
+        if self.interactive {
+            if bar.message() == "waiting" {
+                bar.reset_elapsed();
+                bar.enable_steady_tick(Duration::from_millis(250));
+            }
+            bar.set_message(msg);
+        } else if self.last_plain.elapsed() >= PLAIN_INTERVAL {
+            self.last_plain = Instant::now();
+            eprintln!("build: {} {msg} ({}s)", stage.label(), self.started.elapsed().as_secs());
+        }
+    }
+
+    fn finish_stage(&mut self, time: &StageTime) {
+        let text = format!("{} steps in {:.1}s", time.steps, time.seconds);
+        if self.interactive {
+            self.bar(time.stage).finish_with_message(text);
+        } else {
+            eprintln!("build: {} done: {text}", time.stage.label());
+        }
+    }
+
+    fn clear(&mut self) {
+        for b in &self.bars {
+            if !b.is_finished() {
+                b.finish_and_clear();
+            }
+        }
     }
 }

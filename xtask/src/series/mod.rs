@@ -3,7 +3,6 @@
 //! artifact layout it produces, and its patches in order.
 
 pub mod apply;
-pub mod detect;
 pub mod mbox;
 
 use std::path::{Path, PathBuf};

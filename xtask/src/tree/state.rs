@@ -5,10 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use std::io::Write;
-
 use anyhow::{bail, Context, Result};
 use toml_edit::{value, DocumentMut, Item, Table};
+
+use crate::files::{self, Durability};
 
 const HEADER: &str = "# thindist state: the kernel trees set up and which one commands use by default.\n# You may edit this file; comments and unknown keys are kept.\n";
 
@@ -51,16 +51,6 @@ impl State {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// The `[remote]` table: an engine every build uses unless told otherwise.
-    pub fn remote(&self) -> Result<Option<crate::remote::endpoint::Endpoint>> {
-        self.section("remote").with_context(|| {
-            format!(
-                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file",
-                self.path.display()
-            )
-        })
     }
 
     /// A table of the file read as `T`; None when the file has no such table.
@@ -140,7 +130,7 @@ impl State {
     /// disk) leaves the previous file as it was.
     pub fn save(&self) -> Result<()> {
         let header = if self.fresh { HEADER } else { "" };
-        write_atomically(&self.path, format!("{header}{}", self.doc).as_bytes())
+        files::write_atomically(&self.path, format!("{header}{}", self.doc).as_bytes(), Durability::Synced)
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }
@@ -166,42 +156,9 @@ fn check_types(doc: &DocumentMut) -> Result<()> {
     Ok(())
 }
 
-/// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never a part.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().context("no file name")?.to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    Ok(written?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_remote_table_names_an_engine() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.toml");
-        assert!(State::load(&path).unwrap().remote().unwrap().is_none());
-        std::fs::write(&path, "[remote]\nurl = \"grpcs://re.example:443\"\ninstance = \"main\"\ntoken_file = \"/t\"\n")
-            .unwrap();
-        let ep = State::load(&path).unwrap().remote().unwrap().unwrap();
-        assert_eq!((ep.url.as_str(), ep.instance.as_str()), ("grpcs://re.example:443", "main"));
-        assert_eq!(ep.token_file.as_deref(), Some(Path::new("/t")));
-        std::fs::write(&path, "[remote]\nurl = 5\n").unwrap();
-        assert!(State::load(&path).unwrap().remote().unwrap_err().to_string().contains("keys are url"));
-    }
 
     #[test]
     fn round_trips_and_keeps_comments_and_unknown_keys() {
@@ -252,19 +209,6 @@ mod tests {
             assert!(err.contains("is not a thindist state file") && err.contains("must be"), "{err}");
             assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
         }
-    }
-
-    #[test]
-    fn a_failed_write_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.toml");
-        write_atomically(&path, b"current = \"/a\"\n").unwrap();
-        // A directory where the temporary file must go: the write fails, the old file stays.
-        std::fs::create_dir(dir.path().join(format!(".state.toml.tmp-{}", std::process::id()))).unwrap();
-        assert!(write_atomically(&path, b"current = \"/b\"\n").is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "current = \"/a\"\n");
-        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(left.len(), 2, "{left:?}");
     }
 
     #[test]

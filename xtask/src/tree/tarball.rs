@@ -1,12 +1,12 @@
-//! Extracting a kernel source tarball into the cache, with progress.
+//! Extracting a kernel source tarball into the cache; the caller shows
+//! the progress (a bar it hands in counts the bytes read).
 
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-
-use crate::report::progress::Progress;
+use indicatif::ProgressBar;
 
 pub fn is_tarball(path: &Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -27,7 +27,8 @@ pub fn tree_name(tarball: &Path) -> String {
 /// Extracts `tarball` so that its single top-level directory becomes `dest`.
 /// Extraction happens beside `dest` and is renamed into place at the end, so
 /// an interrupted run never leaves a half tree where a whole one is expected.
-pub fn extract(tarball: &Path, dest: &Path) -> Result<PathBuf> {
+/// `read` counts the compressed bytes read, out of the tarball's size.
+pub fn extract(tarball: &Path, dest: &Path, read: &ProgressBar) -> Result<PathBuf> {
     if dest.exists() {
         bail!("{} already exists", dest.display());
     }
@@ -40,8 +41,8 @@ pub fn extract(tarball: &Path, dest: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&staging)?;
 
     let size = std::fs::metadata(tarball).with_context(|| format!("cannot open {}", tarball.display()))?.len();
-    let progress = Progress::new("extract", size);
-    if let Err(e) = unpack_into(tarball, &staging, dest, &progress) {
+    read.set_length(size);
+    if let Err(e) = unpack_into(tarball, &staging, dest, read) {
         // Nothing half-extracted stays behind.
         let _ = std::fs::remove_dir_all(&staging);
         let _ = std::fs::remove_dir_all(dest);
@@ -54,7 +55,6 @@ pub fn extract(tarball: &Path, dest: &Path) -> Result<PathBuf> {
         }
         return Err(e);
     }
-    progress.finish(&format!("extracted {} ({} MiB) into {}", tarball.display(), size >> 20, dest.display()));
     Ok(dest.to_path_buf())
 }
 
@@ -66,9 +66,9 @@ fn is_disk_full(e: &anyhow::Error) -> bool {
 }
 
 /// Unpacks into `staging`, then moves the single top directory to `dest`.
-fn unpack_into(tarball: &Path, staging: &Path, dest: &Path, progress: &Progress) -> Result<()> {
+fn unpack_into(tarball: &Path, staging: &Path, dest: &Path, read: &ProgressBar) -> Result<()> {
     let file = File::open(tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
-    let reader = progress.bar.wrap_read(file);
+    let reader = read.wrap_read(file);
     let name = tarball.to_string_lossy();
     let decoder: Box<dyn Read> = if name.ends_with(".xz") {
         Box::new(xz2::read::XzDecoder::new_multi_decoder(reader))
@@ -115,8 +115,8 @@ mod tests {
             b.into_inner().unwrap().finish().unwrap();
         }
         let dest = dir.path().join("cache/k");
-        extract(&tarball, &dest).unwrap();
+        extract(&tarball, &dest, &ProgressBar::hidden()).unwrap();
         assert_eq!(std::fs::read_to_string(dest.join("Makefile")).unwrap(), "all\n");
-        assert!(extract(&tarball, &dest).is_err(), "refuses to overwrite");
+        assert!(extract(&tarball, &dest, &ProgressBar::hidden()).is_err(), "refuses to overwrite");
     }
 }

@@ -15,6 +15,7 @@ use crate::home;
 use crate::kbuild::arch::Qemu;
 use crate::kbuild::kconfig::Values;
 use crate::kbuild::make::Kbuild;
+use crate::kbuild::outputs;
 use crate::kbuild::session::Session;
 
 const INIT_C: &str = include_str!("init.c");
@@ -53,14 +54,14 @@ struct BootModules {
 /// The modules to carry: those listed that the build made, in the list's
 /// order; else the first module of the build; none for a build without modules.
 pub fn modules_to_carry(objtree: &Path) -> Result<Vec<BootModule>> {
-    let Some(built) = crate::checks::modules::modules_of(objtree) else { return Ok(Vec::new()) };
+    let Some(built) = outputs::modules(objtree) else { return Ok(Vec::new()) };
     let file = home::project_root().join("configs/boot-modules.toml");
     let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let listed: BootModules =
         toml_edit::de::from_str(&text).with_context(|| format!("{} is not a valid list of modules", file.display()))?;
-    let carried: Vec<BootModule> = listed.module.into_iter().filter(|m| built.contains(&m.path)).collect();
+    let carried: Vec<BootModule> = listed.module.into_iter().filter(|m| built.iter().any(|b| b.ko == m.path)).collect();
     Ok(match (carried.is_empty(), built.first()) {
-        (true, Some(first)) => vec![BootModule { path: first.clone(), says: None }],
+        (true, Some(first)) => vec![BootModule { path: first.ko.clone(), says: None }],
         _ => carried,
     })
 }

@@ -4,7 +4,6 @@
 use anyhow::{Context, Result};
 
 use super::{counted, Check, CheckResult, Ctx};
-use crate::checks::validate;
 use crate::kbuild::stages::Stage;
 
 pub fn run(ctx: &Ctx) -> Result<CheckResult> {
@@ -12,7 +11,7 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     // Bring the tree up to date first: an earlier check may have left a
     // restored source newer than its build.
     session.make_ok("deleted-native-settle")?;
-    let ir = validate::ir_objects(&session.validation_target());
+    let ir = session.outputs().ir_objects();
     // The object of the file one-file touches when there, else the first.
     let object =
         ir.iter().find(|o| o.as_str() == "kernel/fork.o").or(ir.first()).context("the build has no IR object")?;

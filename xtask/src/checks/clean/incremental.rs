@@ -11,10 +11,7 @@ use git2::build::CheckoutBuilder;
 use serde::Deserialize;
 
 use super::{Check, CheckResult, Ctx};
-use crate::checks::modules::{module_objects, modules_of};
-use crate::checks::validate;
 use crate::home;
-use crate::kbuild::layout::Layout;
 
 #[derive(Debug, Deserialize)]
 struct Edits {
@@ -49,21 +46,6 @@ fn pick_edit(edits: &[Edit], tree: &Path, what: &str) -> Result<(Edit, String)> 
         }
     }
     bail!("no {what} of configs/clean-check.toml fits this tree; add one for this kernel")
-}
-
-/// The files of a build with modules the check compares beyond vmlinux's:
-/// every `.ko`, and every native in the modules' own directories.
-fn module_files(objtree: &Path, layout: &Layout) -> Vec<String> {
-    let mut files = Vec::new();
-    for ko in modules_of(objtree).unwrap_or_default() {
-        let stem = ko.trim_end_matches(".ko");
-        let dir = layout.module_dir_of(stem);
-        files.extend(
-            module_objects(objtree, stem).iter().map(|o| format!("{dir}/{o}")).filter(|n| objtree.join(n).is_file()),
-        );
-        files.push(ko);
-    }
-    files
 }
 
 /// A source file changed for the check, put back by `put_back`; if the
@@ -102,11 +84,11 @@ impl Drop for Edited {
 }
 
 pub fn run(ctx: &Ctx) -> Result<CheckResult> {
-    let (session, layout) = (ctx.session, ctx.session.layout);
+    let session = ctx.session;
     let tree = &session.tree.root;
     let edits = read_edits()?;
     let mut picked = vec![pick_edit(&edits.edit, tree, "edit")?];
-    if modules_of(&session.kb.objtree).is_some() {
+    if session.outputs().modules().is_some() {
         picked.push(pick_edit(&edits.module_edit, tree, "module_edit")?);
     }
     let changes: Vec<(Edit, String, String)> = picked
@@ -149,12 +131,7 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     println!("clean build of the same sources in {}", scratch.display());
     reference.make_ok("clean-reference")?;
 
-    let files: Vec<String> = validate::ir_objects(&session.validation_target())
-        .iter()
-        .map(|o| layout.native_of(o))
-        .chain(["vmlinux.o".to_string()])
-        .chain(module_files(&session.kb.objtree, layout))
-        .collect();
+    let files: Vec<String> = session.outputs().to_compare().into_iter().chain(["vmlinux.o".to_string()]).collect();
     let differ: Vec<&String> = files
         .iter()
         .filter(|f| std::fs::read(session.kb.path(f)).ok() != std::fs::read(scratch.join(f)).ok())

@@ -47,7 +47,7 @@ impl Check {
     /// Whether the check has something to check in this build.
     fn applies(self, ctx: &Ctx) -> bool {
         match self {
-            Check::ModuleOneFile => crate::checks::modules::modules_of(&ctx.session.kb.objtree).is_some(),
+            Check::ModuleOneFile => ctx.session.outputs().modules().is_some(),
             _ => true,
         }
     }

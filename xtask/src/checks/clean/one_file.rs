@@ -8,7 +8,6 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::{counted, Check, CheckResult, Ctx};
-use crate::checks::validate;
 use crate::kbuild::rebuild::{touch_one_file, TOUCHED};
 use crate::kbuild::stages::Stage;
 
@@ -21,7 +20,7 @@ fn hash_file(path: &Path) -> Option<u64> {
 
 pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     let (session, layout) = (ctx.session, ctx.session.layout);
-    let ir = validate::ir_objects(&session.validation_target());
+    let ir = session.outputs().ir_objects();
     let index_hash = |o: &String| hash_file(&session.kb.path(&layout.index_of(o)));
     let before: Vec<Option<u64>> = ir.iter().map(index_hash).collect();
     touch_one_file(&session.tree.root)?;

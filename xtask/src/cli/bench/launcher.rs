@@ -10,11 +10,10 @@ use anyhow::{Context, Result};
 use crate::exec::Cmd;
 use crate::home;
 use crate::kbuild::outdir;
-use crate::kbuild::toolchain::Toolchain;
 use crate::launcher::config::LaunchConfig;
-use crate::remote::compiler::Compiler;
-
-use super::median;
+use crate::stats::median;
+use crate::toolchain::identity::Compiler;
+use crate::toolchain::Toolchain;
 
 pub fn run(samples: u32) -> Result<()> {
     let dir = home::cache().join("bench").join("launcher");
@@ -55,7 +54,7 @@ pub fn run(samples: u32) -> Result<()> {
                 }
             }
         }
-        let (md, ml) = (median(&mut d), median(&mut l));
+        let (md, ml) = (median(&mut d).unwrap_or(f64::NAN), median(&mut l).unwrap_or(f64::NAN));
         println!(
             "  {name:<10} direct {md:>7.2} ms, through the launcher {ml:>7.2} ms: +{:.2} ms (target <= 5 ms)",
             ml - md

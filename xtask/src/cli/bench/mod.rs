@@ -16,6 +16,7 @@ use crate::kbuild::outdir;
 use crate::kbuild::rebuild::{self, TOUCHED};
 use crate::kbuild::session::Session;
 use crate::report::projection::{self, Measured};
+use crate::stats::median;
 
 mod launcher;
 mod remote;
@@ -126,16 +127,6 @@ fn timed_build(global: &Global, arch: &ArchArg, tools: &ToolArgs, driver: bool, 
     Ok((seconds, 0.0))
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
 fn overhead(arch: &ArchArg, tools: &ToolArgs, pairs: u32, global: &Global) -> Result<()> {
     let mut rows = Vec::new();
     for pair in 0..pairs as usize {
@@ -164,8 +155,11 @@ fn overhead(arch: &ArchArg, tools: &ToolArgs, pairs: u32, global: &Global) -> Re
     let mut own: Vec<f64> = rows.iter().map(|r| r.2).collect();
     let (lo, hi) = (ratios.iter().cloned().fold(f64::MAX, f64::min), ratios.iter().cloned().fold(f64::MIN, f64::max));
     println!("bench overhead ({} tinyconfig, {pairs} pairs, alternating order):", arch.arch);
-    println!("  ratio driver / raw make: median {:.3} (min {lo:.3}, max {hi:.3}); target <= 1.02", median(&mut ratios));
-    println!("  the driver's own CPU time per build: median {:.2}s", median(&mut own));
+    println!(
+        "  ratio driver / raw make: median {:.3} (min {lo:.3}, max {hi:.3}); target <= 1.02",
+        median(&mut ratios).unwrap_or(f64::NAN)
+    );
+    println!("  the driver's own CPU time per build: median {:.2}s", median(&mut own).unwrap_or(f64::NAN));
     Ok(())
 }
 
@@ -221,15 +215,4 @@ fn projection_of(dir: &std::path::Path) -> Result<()> {
     }
     projection::project(&measured[1], &measured[0]).print();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
-    }
 }

@@ -17,8 +17,9 @@ use crate::kbuild::outdir;
 use crate::kbuild::rebuild;
 use crate::kbuild::session::{BuildSpec, Session};
 use crate::kbuild::stages::Stage;
+use crate::launcher::plan::RemoteSpec;
 use crate::launcher::record::{Kind, Place};
-use crate::remote::session::{RemoteSpec, RemoteSummary};
+use crate::launcher::summary::RemoteSummary;
 use crate::tree::git;
 
 #[derive(Debug, serde::Serialize)]
@@ -150,7 +151,7 @@ pub fn run(
         sessions.push(&checkout_session);
     }
     for s in &sessions {
-        let v = s.validate()?;
+        let v = crate::checks::validate::session(s)?;
         if !v.ok() {
             bail!("{} failed validation:\n{}", s.kb.objtree.display(), v.summary());
         }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use crate::kbuild::toolchain;
+use crate::toolchain;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Compiler {
@@ -42,7 +42,7 @@ mod tests {
 
     #[test]
     fn the_identity_names_the_binary_and_its_version() {
-        let tc = crate::kbuild::toolchain::Toolchain::select(None).expect("clang (cargo xtask deps)");
+        let tc = crate::toolchain::Toolchain::select(None).expect("clang (cargo xtask deps)");
         let c = Compiler::identify(&tc.clang).unwrap();
         assert!(c.path.is_absolute());
         assert!(c.id.starts_with("sha256:") && c.id.contains("clang version"), "{}", c.id);

@@ -1,9 +1,14 @@
-//! Choosing the LLVM toolchain, in kbuild's own `LLVM=` terms.
+//! The LLVM toolchain: choosing it in kbuild's own `LLVM=` terms, finding
+//! programs on PATH, and the compiler's identity (`identity`). Below both
+//! kbuild and the REAPI client, which each look tools up.
+
+pub mod identity;
 
 use std::path::{Path, PathBuf};
 
-use crate::exec::Cmd;
 use anyhow::{bail, Context, Result};
+
+use crate::exec::Cmd;
 
 #[derive(Debug, Clone)]
 pub struct Toolchain {
