@@ -1,5 +1,6 @@
-//! Per-architecture data from `configs/<arch>.toml`: the code asks these
-//! values instead of matching on architecture names.
+//! Per-architecture data from `configs/arch/<arch>.toml`: the code asks
+//! these values instead of matching on architecture names; a new
+//! architecture is a file there.
 
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ impl Arch {
         if !known.iter().any(|k| k == name) {
             bail!("unknown architecture `{name}`; known: {}", known.join(", "));
         }
-        let path = home::configs().join(format!("{name}.toml"));
+        let path = dir().join(format!("{name}.toml"));
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("unknown architecture `{name}`: no {}; known: {}", path.display(), known.join(", "))
         })?;
@@ -57,19 +58,18 @@ impl Arch {
     }
 }
 
-/// The architectures under configs/: the TOML files that read as one
-/// (configs/ also holds other data, such as deps.toml).
+fn dir() -> PathBuf {
+    home::configs().join("arch")
+}
+
+/// The architectures: the TOML files of `configs/arch/`.
 pub fn known() -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(home::configs())
+    let mut names: Vec<String> = std::fs::read_dir(dir())
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let p = e.path();
-                    let stem = p.file_stem()?.to_str()?.to_string();
-                    let text =
-                        std::fs::read_to_string(&p).ok().filter(|_| p.extension().is_some_and(|x| x == "toml"))?;
-                    toml_edit::de::from_str::<Arch>(&text).is_ok().then_some(stem)
-                })
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .filter_map(|p| Some(p.file_stem()?.to_str()?.to_string()))
                 .collect()
         })
         .unwrap_or_default();

@@ -99,10 +99,10 @@ fn requirements(qemu: &Qemu) -> Vec<(String, &'static str)> {
 /// An architecture's QEMU data and boot fragment, or why it has no boot check.
 pub fn plan(arch: &crate::kbuild::arch::Arch) -> Result<(Qemu, PathBuf)> {
     let qemu = arch.qemu.clone().with_context(|| {
-        format!("configs/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name)
+        format!("configs/arch/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name)
     })?;
     let boot_fragment =
-        arch.boot_fragment.clone().with_context(|| format!("configs/{}.toml names no boot_fragment", arch.name))?;
+        arch.boot_fragment.clone().with_context(|| format!("configs/arch/{}.toml names no boot_fragment", arch.name))?;
     Ok((qemu, home::configs().join(boot_fragment)))
 }
 
