@@ -21,6 +21,7 @@ pub mod files;
 pub mod home;
 pub mod kbuild;
 pub mod launcher;
+pub mod measure;
 pub mod remote;
 pub mod report;
 pub mod series;

@@ -64,7 +64,6 @@ pub fn of(path: &Path) -> Usage {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const SECTIONS: [&str; 4] = [".text", ".data", ".rodata", ".bss"];
 
@@ -119,14 +119,14 @@ impl Image {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     Equivalent,
     Different,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SectionSizes {
     pub name: String,
     pub in_process: u64,
@@ -141,7 +141,7 @@ pub struct SectionSizes {
     pub judged_by_symbols: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Equivalence {
     pub verdict: Verdict,
     /// Why the verdict is "different" (empty when equivalent).

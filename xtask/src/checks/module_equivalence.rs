@@ -8,12 +8,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::equivalence::{self, Image, Verdict};
 use crate::kbuild::outputs::{modules, Module};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ModulesEquivalence {
     pub verdict: Verdict,
     /// Modules built by both modes.

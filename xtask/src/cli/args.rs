@@ -90,6 +90,14 @@ impl ConfigArgs {
         spec.fragments.extend(self.fragment.iter().cloned());
         spec.modules = !self.vmlinux_only;
     }
+
+    /// The config as reports name it: `tinyconfig +kvm_guest.config`.
+    pub fn label(&self) -> String {
+        std::iter::once(self.config.clone())
+            .chain(self.fragment.iter().map(|f| format!("+{}", f.display())))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 /// kbuild's toolchain and parallelism, shared by every command that builds.

@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exec::child::Usage;
 use crate::kbuild::driver::MakeRun;
+use crate::kbuild::lto_mode::ModePair;
 use crate::kbuild::outputs::{module_objects, modules};
 use crate::kbuild::session::Session;
 
@@ -64,7 +65,7 @@ pub fn touch_module_objects(objtree: &Path) -> Result<()> {
 
 /// A rebuild after a full build: how long it took, what it compiled and
 /// what it used.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rebuild {
     pub seconds: f64,
     /// Compiles and links it ran (front-end, back-end, links).
@@ -78,12 +79,12 @@ impl From<&MakeRun> for Rebuild {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Incremental {
     pub noop: Rebuild,
     /// After touching clean-check's one file.
     pub one_file: Rebuild,
-    pub touched: &'static str,
+    pub touched: String,
     /// After touching one source of the module with the most objects (a
     /// build with modules), and that source.
     pub module_one_file: Option<Rebuild>,
@@ -93,45 +94,36 @@ pub struct Incremental {
     pub modules_relinked: Option<Rebuild>,
 }
 
-/// No-op rebuilds of every build, then one touch of the one file and a
-/// one-file rebuild of each: the same change reaches every mode. With
+/// No-op rebuilds of both builds, then one touch of the one file and a
+/// one-file rebuild of each: the same change reaches both modes. With
 /// modules, then the same for one module source, and every module linked
 /// again from its objects.
-pub fn incremental(builds: &[Session]) -> Result<Vec<Incremental>> {
-    let noops = builds.iter().map(|b| b.make_ok("noop")).collect::<Result<Vec<_>>>()?;
-    let first = builds.first().context("no builds")?;
+pub fn incremental(builds: &ModePair<Session>) -> Result<ModePair<Incremental>> {
+    let noops = builds.try_map(|_, b| b.make_ok("noop"))?;
+    let first = &builds.in_process;
     let tree = &first.tree.root;
     touch_one_file(tree)?;
-    let ones = builds.iter().map(|b| b.make_ok("one-file")).collect::<Result<Vec<_>>>()?;
+    let ones = builds.try_map(|_, b| b.make_ok("one-file"))?;
     let (module_ones, module_touched, relinks) = match modules(&first.kb.objtree) {
         Some(_) => {
             let (_, source) = module_source(&first.kb.objtree, tree)?;
             touch(tree, &source)?;
-            let runs = builds.iter().map(|b| b.make_ok("module-one-file")).collect::<Result<Vec<_>>>()?;
-            let relinks = builds
-                .iter()
-                .map(|b| {
-                    touch_module_objects(&b.kb.objtree)?;
-                    b.make_ok("modules-relinked")
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let some = |runs: &[MakeRun]| runs.iter().map(|r| Some(r.into())).collect();
+            let runs = builds.try_map(|_, b| b.make_ok("module-one-file"))?;
+            let relinks = builds.try_map(|_, b| {
+                touch_module_objects(&b.kb.objtree)?;
+                b.make_ok("modules-relinked")
+            })?;
+            let some = |runs: &ModePair<MakeRun>| runs.map(|_, r| Some(Rebuild::from(r)));
             (some(&runs), Some(source), some(&relinks))
         }
-        None => (vec![None; builds.len()], None, vec![None; builds.len()]),
+        None => (ModePair { in_process: None, thin_dist: None }, None, ModePair { in_process: None, thin_dist: None }),
     };
-    Ok(noops
-        .iter()
-        .zip(&ones)
-        .zip(module_ones)
-        .zip(relinks)
-        .map(|(((n, o), m), r)| Incremental {
-            noop: n.into(),
-            one_file: o.into(),
-            touched: TOUCHED,
-            module_one_file: m,
-            module_touched: module_touched.clone(),
-            modules_relinked: r,
-        })
-        .collect())
+    Ok(noops.zip(ones).zip(module_ones).zip(relinks).into_map(|_, (((n, o), m), r)| Incremental {
+        noop: (&n).into(),
+        one_file: (&o).into(),
+        touched: TOUCHED.to_string(),
+        module_one_file: m,
+        module_touched: module_touched.clone(),
+        modules_relinked: r,
+    }))
 }

@@ -1,7 +1,9 @@
 //! The compare report: both modes' builds side by side, their ratios and
 //! the equivalence verdict. Shown by table.rs, drawn by timeline.rs.
 
-use serde::Serialize;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
 
 use crate::launcher::summary::RemoteSummary;
 use crate::report::projection::Projection;
@@ -12,17 +14,20 @@ use crate::checks::module_equivalence::ModulesEquivalence;
 use crate::checks::validation::Validation;
 use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
-use crate::kbuild::lto_mode::LtoMode;
+use crate::kbuild::lto_mode::{LtoMode, ModePair};
 use crate::kbuild::rebuild::Incremental;
 use crate::report::machine::Machine;
 use crate::report::{KernelInfo, ToolchainInfo};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ModeReport {
     pub mode: LtoMode,
     pub kconfig: String,
     pub objtree: String,
     pub log: String,
+    /// The launchers' records of this build (with --remote): the scale-out projection's input.
+    #[serde(default)]
+    pub job_records: Option<PathBuf>,
     pub wall_seconds: f64,
     /// user+sys of make and everything it ran; peak RSS of the largest single process.
     pub usage: Usage,
@@ -35,7 +40,7 @@ pub struct ModeReport {
 }
 
 /// thin-dist divided by in-process.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Ratios {
     pub wall: f64,
     pub cpu: f64,
@@ -44,7 +49,7 @@ pub struct Ratios {
     pub one_file: Option<f64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct CompareReport {
     pub kernel: KernelInfo,
     pub arch: String,
@@ -53,8 +58,8 @@ pub struct CompareReport {
     pub toolchain: ToolchainInfo,
     pub jobs: usize,
     pub machine: Machine,
-    /// In build order; each full build starts from an empty O= directory.
-    pub modes: Vec<ModeReport>,
+    /// Each full build starts from an empty O= directory.
+    pub modes: ModePair<ModeReport>,
     pub ratios: Ratios,
     pub equivalence: Equivalence,
     /// The modules, when the config builds any.
@@ -62,7 +67,7 @@ pub struct CompareReport {
     /// Config symbols that differ beyond the LTO choice itself (expected: none).
     pub config_differences: Vec<String>,
     /// With --remote: where each mode's compiles ran, and the scale-out projection.
-    pub remote: Vec<Option<RemoteSummary>>,
+    pub remote: ModePair<Option<RemoteSummary>>,
     pub projection: Option<Projection>,
 }
 

@@ -7,7 +7,7 @@
 //! engine spent on it), while the launcher's dependency scans of front-ends
 //! sent to the engine stay on the local cores.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::launcher::record::{JobRecord, Kind, Place};
 
@@ -68,16 +68,16 @@ pub fn schedule(jobs: &[f64], workers: Option<usize>) -> f64 {
     free.into_iter().fold(0.0, f64::max)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     pub name: String,
     /// Projected wall seconds per worker count ("unlimited" last).
     pub seconds: Vec<(String, f64)>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Projection {
-    pub kind: &'static str,
+    pub kind: String,
     pub rows: Vec<Row>,
     /// The smallest worker count at which THIN_DIST (all compiles remote) beats in-process ThinLTO.
     pub crossover_workers: Option<usize>,
@@ -100,7 +100,7 @@ pub fn project(dist: &Measured, inproc: &Measured) -> Projection {
     let inproc_all = |w| inproc.serial() + inproc.frontends_on(w) + schedule(&inproc.backend, w);
     let crossover = WORKERS.iter().flatten().copied().find(|&w| dist_all(Some(w)) < inproc_all(Some(w)));
     Projection {
-        kind: "projection (list scheduling of measured compile times; serial parts as measured)",
+        kind: "projection (list scheduling of measured compile times; serial parts as measured)".into(),
         rows: vec![
             row("THIN_DIST, back-ends remote", &dist_be),
             row("THIN_DIST, front- and back-ends remote", &dist_all),

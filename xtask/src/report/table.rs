@@ -21,7 +21,7 @@ fn stage(m: &ModeReport, s: Stage) -> Option<f64> {
 }
 
 pub fn render(r: &CompareReport) -> String {
-    let (a, d) = (&r.modes[0], &r.modes[1]);
+    let (a, d) = (&r.modes.in_process, &r.modes.thin_dist);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod mbox;
+pub mod setup;
 
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,7 @@
 pub mod git;
 pub mod kernel;
 pub mod lock;
+pub mod source;
 pub mod state;
 pub mod tarball;
 pub mod version;

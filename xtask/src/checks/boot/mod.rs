@@ -24,7 +24,7 @@ const MODULE_FAILED: &str = "THINDIST-MODULE-FAILED";
 const PANIC: &str = "Kernel panic - not syncing";
 const TAIL: usize = 40;
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Booted,
@@ -66,7 +66,7 @@ pub fn modules_to_carry(objtree: &Path) -> Result<Vec<BootModule>> {
     })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct BootReport {
     pub arch: String,
     pub kernel_version: String,
@@ -101,8 +101,10 @@ pub fn plan(arch: &crate::kbuild::arch::Arch) -> Result<(Qemu, PathBuf)> {
     let qemu = arch.qemu.clone().with_context(|| {
         format!("configs/arch/{}.toml has no [qemu] section: no boot check for {}", arch.name, arch.name)
     })?;
-    let boot_fragment =
-        arch.boot_fragment.clone().with_context(|| format!("configs/arch/{}.toml names no boot_fragment", arch.name))?;
+    let boot_fragment = arch
+        .boot_fragment
+        .clone()
+        .with_context(|| format!("configs/arch/{}.toml names no boot_fragment", arch.name))?;
     Ok((qemu, home::configs().join(boot_fragment)))
 }
 

@@ -1,4 +1,4 @@
-//! `bench remote`: the same config (tinyconfig unless told) built here and with a REAPI engine,
+//! bench remote: the same config (tinyconfig unless told) built here and with a REAPI engine,
 //! side by side in one run: cold, warm (an empty O= directory), a second
 //! checkout of the same sources at another path (with front-ends on the
 //! engine), and a one-file rebuild.
@@ -9,7 +9,6 @@ use anyhow::{bail, Result};
 
 use crate::checks::equivalence::{self, Image, Verdict};
 use crate::checks::natives;
-use crate::cli::args::{ArchArg, ConfigArgs, Global, ToolArgs};
 use crate::exec::Cmd;
 use crate::home;
 use crate::kbuild::driver::MakeRun;
@@ -21,6 +20,7 @@ use crate::launcher::plan::RemoteSpec;
 use crate::launcher::record::{Kind, Place};
 use crate::launcher::summary::RemoteSummary;
 use crate::tree::git;
+use crate::tree::state::State;
 
 #[derive(Debug, serde::Serialize)]
 struct RemoteRow {
@@ -46,7 +46,9 @@ struct RemoteBench {
     natives_differing: Vec<String>,
     /// With front-ends on the engine the IR names the source as the engine
     /// saw it: vmlinux is judged by compare's equivalence instead.
-    vmlinux_equivalence: Option<String>,
+    vmlinux_equivalence: Option<Verdict>,
+    /// Why it is not equivalent, when it is not.
+    vmlinux_differences: Vec<String>,
     cold_over_local_wall: f64,
     /// None with --no-warm.
     warm_over_local_wall: Option<f64>,
@@ -108,82 +110,111 @@ fn hit_rates(s: &RemoteSummary) -> (f64, f64) {
     (hits / sent.max(1.0), hits / all.max(1.0))
 }
 
-pub fn run(
-    arch: &ArchArg,
-    config: &ConfigArgs,
-    tools: &ToolArgs,
-    with_warm: bool,
-    json: Option<&Path>,
-    global: &Global,
-) -> Result<()> {
-    let mut spec = global.spec("bench-remote", arch, tools)?;
-    config.apply(&mut spec);
+/// What bench remote is asked beyond the build spec.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config as the report names it: `tinyconfig +kvm_guest.config`.
+    pub config: String,
+    /// A warm build (every job a hit) after the cold one.
+    pub warm: bool,
+    /// Also write the figures as JSON here.
+    pub json: Option<PathBuf>,
+}
+
+/// The builds of one bench run, each in its own empty `O=` directory.
+struct Builds {
+    local: Session,
+    cold: Session,
+    warm: Option<Session>,
+    /// With front-ends on the engine: the same sources at another path.
+    checkout: Option<Session>,
+}
+
+impl Builds {
+    fn open(spec: &BuildSpec, remote: &RemoteSpec, root: &Path, state: &State, warm: bool) -> Result<Self> {
+        let open = |name: &str, remote: Option<RemoteSpec>, tree: &Path| -> Result<Session> {
+            let s = BuildSpec { out: Some(root.join(name)), remote, tree: tree.to_path_buf(), ..spec.clone() };
+            let session = Session::open(s, state)?;
+            outdir::fresh_dir(&session.kb.objtree)?;
+            session.configure()?;
+            Ok(session)
+        };
+        let checkout = match remote.front_ends {
+            true => Some(second_checkout(&spec.tree, &root.join("checkout"))?),
+            false => None,
+        };
+        Ok(Builds {
+            local: open("local", None, &spec.tree)?,
+            cold: open("remote", Some(remote.clone()), &spec.tree)?,
+            warm: warm.then(|| open("warm", Some(remote.clone()), &spec.tree)).transpose()?,
+            checkout: checkout.map(|at| open("checkout-build", Some(remote.clone()), &at)).transpose()?,
+        })
+    }
+
+    /// Every full build in order, a row each; each validated.
+    fn full(&self) -> Result<Vec<RemoteRow>> {
+        let mut rows =
+            vec![row("local full", &self.local.make_ok("full")?), row("remote cold full", &self.cold.make_ok("full")?)];
+        if let Some(warm) = &self.warm {
+            rows.push(row(WARM, &warm.make_ok("full")?));
+        }
+        if let Some(checkout) = &self.checkout {
+            rows.push(row(CHECKOUT, &checkout.make_ok("full")?));
+        }
+        let all = [Some(&self.local), Some(&self.cold), self.warm.as_ref(), self.checkout.as_ref()];
+        for s in all.into_iter().flatten() {
+            let v = crate::checks::validate::session(s)?;
+            if !v.ok() {
+                bail!("{} failed validation:\n{}", s.kb.objtree.display(), v.summary());
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Back-ends only on the engine: the natives and modules, byte for byte.
+    /// With front-ends there too the IR names the source as the engine saw
+    /// it: vmlinux is judged by compare's equivalence instead.
+    fn judge(&self, front_ends: bool) -> Result<Judged> {
+        if !front_ends {
+            let (compared, differing) = natives::differing(&self.local, &self.cold)?;
+            return Ok(Judged { compared, differing, vmlinux: None });
+        }
+        let read = |s: &Session| Image::read(&s.kb.path("vmlinux"));
+        let e = equivalence::compare(&read(&self.local)?, &read(&self.cold)?);
+        Ok(Judged { compared: 0, differing: Vec::new(), vmlinux: Some((e.verdict, e.reasons)) })
+    }
+}
+
+/// What the comparison of the remote build with the local one found.
+struct Judged {
+    compared: usize,
+    differing: Vec<String>,
+    vmlinux: Option<(Verdict, Vec<String>)>,
+}
+
+pub fn run(mut spec: BuildSpec, state: &State, opts: &Options) -> Result<()> {
     let Some(mut remote) = spec.remote.take() else {
         bail!("bench remote needs an engine: --remote grpc://HOST:PORT (`cargo xtask remote start` runs one here)");
     };
     remote.salt = format!("thindist-bench-{}", uuid::Uuid::new_v4());
     let tree = spec.tree.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let root = home::cache().join("bench").join(format!("remote-{}-{tree}", arch.arch));
+    let root = home::cache().join("bench").join(format!("remote-{}-{tree}", spec.arch.name));
     spec.log_dir = root.clone();
-    let state = global.load_state()?;
     outdir::claim(&root)?;
-    let open = |name: &str, remote: Option<RemoteSpec>, tree: &Path| -> Result<Session> {
-        let s = BuildSpec { out: Some(root.join(name)), remote, tree: tree.to_path_buf(), ..spec.clone() };
-        let session = Session::open(s, &state)?;
-        outdir::fresh_dir(&session.kb.objtree)?;
-        session.configure()?;
-        Ok(session)
-    };
-    let local = open("local", None, &spec.tree)?;
-    let cold = open("remote", Some(remote.clone()), &spec.tree)?;
-    let warm = with_warm.then(|| open("warm", Some(remote.clone()), &spec.tree)).transpose()?;
-    let mut rows = vec![row("local full", &local.make_ok("full")?), row("remote cold full", &cold.make_ok("full")?)];
-    let mut sessions = vec![&local, &cold];
-    if let Some(warm) = &warm {
-        rows.push(row(WARM, &warm.make_ok("full")?));
-        sessions.push(warm);
-    }
-    let checkout_session;
-    if remote.front_ends {
-        let at = second_checkout(&spec.tree, &root.join("checkout"))?;
-        checkout_session = open("checkout-build", Some(remote.clone()), &at)?;
-        rows.push(row(CHECKOUT, &checkout_session.make_ok("full")?));
-        sessions.push(&checkout_session);
-    }
-    for s in &sessions {
-        let v = crate::checks::validate::session(s)?;
-        if !v.ok() {
-            bail!("{} failed validation:\n{}", s.kb.objtree.display(), v.summary());
-        }
-    }
-    let (compared, differing, vmlinux_equivalence) = match remote.front_ends {
-        false => {
-            let (n, d) = natives::differing(&local, &cold)?;
-            (n, d, None)
-        }
-        true => {
-            let e =
-                equivalence::compare(&Image::read(&local.kb.path("vmlinux"))?, &Image::read(&cold.kb.path("vmlinux"))?);
-            let verdict = match e.verdict {
-                Verdict::Equivalent => "equivalent".to_string(),
-                Verdict::Different => format!("different: {}", e.reasons.join("; ")),
-            };
-            (0, Vec::new(), Some(verdict))
-        }
-    };
-    rebuild::touch_one_file(&local.tree.root)?;
-    rows.push(row("local one-file", &local.make_ok("one-file")?));
-    rows.push(row("remote one-file", &cold.make_ok("one-file")?));
+    let builds = Builds::open(&spec, &remote, &root, state, opts.warm)?;
+    let mut rows = builds.full()?;
+    let judged = builds.judge(remote.front_ends)?;
+    rebuild::touch_one_file(&builds.local.tree.root)?;
+    rows.push(row("local one-file", &builds.local.make_ok("one-file")?));
+    rows.push(row("remote one-file", &builds.cold.make_ok("one-file")?));
     let checkout = row_of(&rows, CHECKOUT).and_then(|r| r.remote.as_ref()).map(hit_rates);
     let warm_row = row_of(&rows, WARM);
     let n = rows.len();
+    let local = &builds.local;
     let report = RemoteBench {
         kernel: format!("Linux {} ({})", local.tree.version, local.series),
-        arch: arch.arch.clone(),
-        config: std::iter::once(config.config.clone())
-            .chain(config.fragment.iter().map(|f| format!("+{}", f.display())))
-            .collect::<Vec<_>>()
-            .join(" "),
+        arch: spec.arch.name.clone(),
+        config: opts.config.clone(),
         engine: remote.endpoint.url.clone(),
         front_ends: remote.front_ends,
         machine: crate::report::machine::describe(),
@@ -194,19 +225,20 @@ pub fn run(
         checkout_hits_of_all: checkout.map(|c| c.1),
         one_file_remote_over_local: rows[n - 1].wall_seconds / rows[n - 2].wall_seconds,
         rows,
-        natives_compared: compared,
-        natives_differing: differing,
-        vmlinux_equivalence,
+        natives_compared: judged.compared,
+        natives_differing: judged.differing,
+        vmlinux_equivalence: judged.vmlinux.as_ref().map(|v| v.0),
+        vmlinux_differences: judged.vmlinux.map(|v| v.1).unwrap_or_default(),
     };
     print(&report);
     crate::report::write_json(&root.join("bench-remote.json"), &report)?;
-    if let Some(j) = json {
+    if let Some(j) = &opts.json {
         crate::report::write_json(j, &report)?;
     }
     if !report.natives_differing.is_empty() {
         bail!("{} natives differ between the local and the remote build", report.natives_differing.len());
     }
-    if report.vmlinux_equivalence.as_deref().is_some_and(|v| v != "equivalent") {
+    if report.vmlinux_equivalence == Some(Verdict::Different) {
         bail!("vmlinux of the remote build is not equivalent to the local one's");
     }
     Ok(())
@@ -244,8 +276,11 @@ fn print(r: &RemoteBench) {
             s.bytes_downloaded as f64 / 1e6
         );
     }
-    match &r.vmlinux_equivalence {
-        Some(v) => println!("  vmlinux, remote vs local: {v}"),
+    match r.vmlinux_equivalence {
+        Some(Verdict::Equivalent) => println!("  vmlinux, remote vs local: equivalent"),
+        Some(Verdict::Different) => {
+            println!("  vmlinux, remote vs local: different: {}", r.vmlinux_differences.join("; "))
+        }
         None => println!(
             "  natives and modules byte-identical, remote vs local: {} of {}",
             r.natives_compared - r.natives_differing.len(),
