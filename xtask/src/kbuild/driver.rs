@@ -142,7 +142,7 @@ impl StageClock {
             // The modules stage's time starts with its first step after the
             // front-end (modpost on): a module of several objects is linked
             // among the compiles, which would make it span the whole build.
-            if stage != Stage::Modules || vmlinux_stage != Stage::FrontEnd || step.tag == "MODPOST" {
+            if stage != Stage::Modules || vmlinux_stage != Stage::FrontEnd || step.is("MODPOST", false) {
                 self.first_seen[i].get_or_insert(now);
             }
             self.beside_first[i].get_or_insert(now);

@@ -9,7 +9,7 @@ use anyhow::Result;
 use crate::exec::Cmd;
 use crate::kbuild::arch::Arch;
 use crate::kbuild::driver::{self, MakeRun, Observe};
-use crate::kbuild::jobs::Jobs;
+use crate::kbuild::execution::Execution;
 use crate::kbuild::stages::Pipeline;
 use crate::toolchain::Toolchain;
 
@@ -23,7 +23,7 @@ pub struct Kbuild {
     pub jobs: usize,
     /// Variables for make's environment (never set on the tool's own process).
     pub env: Vec<(String, String)>,
-    pub runner: Jobs,
+    pub execution: Execution,
     /// Build the modules too when the config has CONFIG_MODULES=y.
     pub modules: bool,
     /// Who is shown the stages of a run.
@@ -44,7 +44,7 @@ impl Kbuild {
         v.push(format!("LLVM={}", self.toolchain.llvm));
         v.push(format!("ARCH={}", self.arch.make_arch));
         v.push(format!("-j{}", self.jobs));
-        v.extend(self.runner.make_vars());
+        v.extend(self.execution.make_vars());
         v.extend(targets.iter().cloned());
         v
     }
@@ -65,7 +65,7 @@ impl Kbuild {
     }
 
     pub fn command(&self, targets: &[String]) -> Cmd {
-        Cmd::from_argv(&self.argv(targets)).envs(&self.env).envs(&self.runner.env())
+        Cmd::from_argv(&self.argv(targets)).envs(&self.env).envs(&self.execution.env())
     }
 
     /// A short make run (configuration and clean targets): output only on failure.
@@ -81,7 +81,7 @@ impl Kbuild {
             &self.objtree,
             pipeline,
             log,
-            self.runner.launch(),
+            self.execution.launch(),
             self.observe,
         )
     }
@@ -104,7 +104,7 @@ mod tests {
             toolchain: Toolchain { llvm: "-19".into(), clang: "clang-19".into(), lld: "ld.lld-19".into() },
             jobs: 2,
             env: vec![("LOCALVERSION".into(), String::new())],
-            runner: Jobs::Local,
+            execution: Execution::Local,
             modules: true,
             observe: driver::unobserved,
         }

@@ -6,7 +6,7 @@ pub mod arch;
 pub mod artifact;
 pub mod configure;
 pub mod driver;
-pub mod jobs;
+pub mod execution;
 pub mod kconfig;
 pub mod layout;
 pub mod lto_mode;

@@ -13,7 +13,7 @@ use crate::home;
 use crate::kbuild::arch::Arch;
 use crate::kbuild::configure::{self, BaseConfig};
 use crate::kbuild::driver::{self, MakeRun, Observe};
-use crate::kbuild::jobs::Jobs;
+use crate::kbuild::execution::Execution;
 use crate::kbuild::kconfig::Values;
 use crate::kbuild::layout::Layout;
 use crate::kbuild::lto_mode::LtoMode;
@@ -146,15 +146,15 @@ impl Session {
         }
         let jobs = spec.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
         let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let runner = match &spec.remote {
+        let execution = match &spec.remote {
             Some(r) if !spec.read_only => {
                 let out = objtree.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                 let name = format!("{}-{}-{}-{out}-{stamp}.jobs.jsonl", spec.command, spec.arch.name, spec.mode);
                 let records = spec.log_dir.join(name);
                 std::fs::create_dir_all(&spec.log_dir)?;
-                Jobs::Launcher(Box::new(Launch::prepare(r, &toolchain.clang, &tree.root, &objtree, records)?))
+                Execution::Launcher(Box::new(Launch::prepare(r, &toolchain.clang, &tree.root, &objtree, records)?))
             }
-            _ => Jobs::Local,
+            _ => Execution::Local,
         };
         let kb = Kbuild {
             tree: tree.root.clone(),
@@ -163,7 +163,7 @@ impl Session {
             toolchain,
             jobs,
             env: spec.env,
-            runner,
+            execution,
             modules: spec.modules,
             observe: spec.observe,
         };
@@ -188,7 +188,7 @@ impl Session {
         other.tree = KernelTree::open(tree)?;
         other.kb.tree = other.tree.root.clone();
         other.kb.objtree = other.tree.root.clone();
-        if let Jobs::Launcher(l) = &mut other.kb.runner {
+        if let Execution::Launcher(l) = &mut other.kb.execution {
             l.config.srctree = other.tree.root.clone();
             l.config.objtree = other.tree.root.clone();
         }

@@ -82,11 +82,29 @@ impl Pipeline {
     }
 }
 
-/// One quiet-output line: `  TAG     target`.
+/// One quiet-output line: `  TOOL    target`, or `  TOOL [M] target` for a
+/// module's step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub tag: String,
+    /// kbuild's tag: `CC`, `LD`, `MODPOST`, …
+    pub tool: String,
+    /// The `[M]` mark: a step of a loadable module.
+    pub module: bool,
     pub target: String,
+}
+
+impl Step {
+    /// Whether this is `tool`'s step, for a module (`[M]`) or not.
+    pub fn is(&self, tool: &str, module: bool) -> bool {
+        self.tool == tool && self.module == module
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mark = if self.module { " [M]" } else { "" };
+        write!(f, "{}{mark} {}", self.tool, self.target)
+    }
 }
 
 pub fn parse_step(line: &str) -> Option<Step> {
@@ -95,16 +113,16 @@ pub fn parse_step(line: &str) -> Option<Step> {
         return None;
     }
     let mut words = rest.split_whitespace();
-    let mut tag = words.next()?.to_string();
-    if !tag.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+    let tool = words.next()?.to_string();
+    if !tool.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-') {
         return None;
     }
     let mut target = words.next()?.to_string();
-    if target == "[M]" {
-        tag.push_str(" [M]");
+    let module = target == "[M]";
+    if module {
         target = words.next()?.to_string();
     }
-    Some(Step { tag, target })
+    Some(Step { tool, module, target })
 }
 
 /// Follows a build's output and attributes every step to a stage. Stages
@@ -125,19 +143,19 @@ impl Tracker {
     /// vmlinux stages where they are.
     pub fn observe(&mut self, step: &Step) -> (Stage, bool) {
         if let Pipeline::Distributed(layout) = self.pipeline {
-            if step.tag == "CC [M]" && layout.in_module_dir(&step.target) {
+            if step.is("CC", true) && layout.in_module_dir(&step.target) {
                 return (Stage::ModuleBackEnd, true);
             }
         }
         if is_module_step(step) {
-            return (Stage::Modules, step.tag == "LD [M]");
+            return (Stage::Modules, step.is("LD", true));
         }
         let t = step.target.as_str();
         let name = t.rsplit('/').next().unwrap_or(t);
-        let links_vmlinux_o = name == "vmlinux.o" && step.tag == "LD";
+        let links_vmlinux_o = name == "vmlinux.o" && step.is("LD", false);
         let next = match self.pipeline {
             Pipeline::Distributed(layout) => {
-                if name == layout.thinlink_output && step.tag == "LD" {
+                if name == layout.thinlink_output && step.is("LD", false) {
                     Stage::ThinLink
                 } else if layout.is_native(t)
                     || t.ends_with(layout.native_archive.as_str()) && self.stage >= Stage::ThinLink
@@ -156,10 +174,12 @@ impl Tracker {
         };
         self.stage = self.stage.max(next);
         let counted = match self.stage {
-            Stage::FrontEnd => matches!(step.tag.as_str(), "CC" | "AS" | "CC [M]" | "AS [M]") && t.ends_with(".o"),
-            Stage::ThinLink | Stage::LtoLink | Stage::FinalLink => step.tag == "LD",
-            Stage::BackEnd => step.tag == "CC" && matches!(self.pipeline, Pipeline::Distributed(l) if l.is_native(t)),
-            Stage::ModuleBackEnd | Stage::Modules => step.tag == "LD [M]",
+            Stage::FrontEnd => matches!(step.tool.as_str(), "CC" | "AS") && t.ends_with(".o"),
+            Stage::ThinLink | Stage::LtoLink | Stage::FinalLink => step.is("LD", false),
+            Stage::BackEnd => {
+                step.is("CC", false) && matches!(self.pipeline, Pipeline::Distributed(l) if l.is_native(t))
+            }
+            Stage::ModuleBackEnd | Stage::Modules => step.is("LD", true),
         };
         (self.stage, counted)
     }
@@ -170,10 +190,10 @@ impl Tracker {
 /// vmlinux.symvers`, a step of vmlinux's link), `*.mod.o`, and any `[M]`
 /// step on something other than an object (`BTF [M] x.ko`).
 fn is_module_step(step: &Step) -> bool {
-    step.tag == "MODPOST" && step.target == "Module.symvers"
-        || step.tag == "LD [M]"
+    step.is("MODPOST", false) && step.target == "Module.symvers"
+        || step.is("LD", true)
         || step.target.ends_with(".mod.o")
-        || step.tag.ends_with(" [M]") && !step.target.ends_with(".o")
+        || step.module && !step.target.ends_with(".o")
 }
 
 #[cfg(test)]
@@ -187,8 +207,11 @@ mod tests {
 
     #[test]
     fn parses_quiet_lines() {
-        assert_eq!(parse_step("  CC      init/main.o"), Some(Step { tag: "CC".into(), target: "init/main.o".into() }));
-        assert_eq!(parse_step("  CC [M]  fs/x.o").unwrap().tag, "CC [M]");
+        let main = Step { tool: "CC".into(), module: false, target: "init/main.o".into() };
+        assert_eq!(parse_step("  CC      init/main.o"), Some(main));
+        let module = parse_step("  CC [M]  fs/x.o").unwrap();
+        assert!(module.is("CC", true) && !module.is("CC", false));
+        assert_eq!(module.to_string(), "CC [M] fs/x.o");
         assert_eq!(parse_step("  CC     kernel/fork.o_thinlto_native").unwrap().target, "kernel/fork.o_thinlto_native");
         assert!(parse_step("make[1]: Entering directory '/x'").is_none());
         assert!(parse_step("init/main.c:12:1: error: expected ';'").is_none());

@@ -110,89 +110,107 @@ pub struct FrontEndJob {
 }
 
 /// `args` without the compiler itself.
-pub fn classify(args: &[String]) -> Kind {
-    let mut output = None;
-    let mut index = None;
-    let mut ir = false;
-    let mut compile = false;
-    let mut positionals = Vec::new();
-    let mut files = Vec::new();
-    let mut extra_outputs = None;
-    let mut depfile = None;
-    let mut dep_flag = None;
-    let mut debug = None;
-    let mut i = 0;
-    while i < args.len() {
-        let a = args[i].as_str();
-        let next = args.get(i + 1).map(String::as_str);
-        if TAKES_VALUE.contains(&a) {
-            match a {
-                "-o" => output = next.map(str::to_string),
-                "-x" => ir = next == Some("ir"),
-                "-MF" => depfile = next.map(str::to_string),
-                _ => {}
+/// What one pass over a compiler's arguments found.
+#[derive(Default)]
+struct Scanned {
+    output: Option<String>,
+    index: Option<String>,
+    ir: bool,
+    compile: bool,
+    positionals: Vec<String>,
+    files: Vec<String>,
+    extra_outputs: Option<String>,
+    depfile: Option<String>,
+    dep_flag: Option<String>,
+    debug: Option<String>,
+}
+
+impl Scanned {
+    fn of(args: &[String]) -> Self {
+        let mut s = Scanned::default();
+        let mut i = 0;
+        while i < args.len() {
+            let a = args[i].as_str();
+            let next = args.get(i + 1).map(String::as_str);
+            if TAKES_VALUE.contains(&a) {
+                match a {
+                    "-o" => s.output = next.map(str::to_string),
+                    "-x" => s.ir = next == Some("ir"),
+                    "-MF" => s.depfile = next.map(str::to_string),
+                    _ => {}
+                }
+                i += 2;
+                continue;
             }
-            i += 2;
-            continue;
-        }
-        if let Some(f) = WP_DEPFILE.iter().find_map(|p| a.strip_prefix(p)).filter(|f| !f.contains(',')) {
-            depfile = Some(f.to_string());
-            dep_flag = Some(a.to_string());
+            if let Some(f) = WP_DEPFILE.iter().find_map(|p| a.strip_prefix(p)).filter(|f| !f.contains(',')) {
+                s.depfile = Some(f.to_string());
+                s.dep_flag = Some(a.to_string());
+            } else {
+                s.flag(a);
+            }
             i += 1;
-            continue;
         }
+        s
+    }
+
+    /// One argument that takes no value of its own.
+    fn flag(&mut self, a: &str) {
         if let Some(v) = a.strip_prefix("-fthinlto-index=") {
-            index = Some(v.to_string());
+            self.index = Some(v.to_string());
         } else if let Some(lang) = a.strip_prefix("-x") {
             if !lang.is_empty() {
-                ir = lang == "ir";
+                self.ir = lang == "ir";
             }
         } else if a == "-c" {
-            compile = true;
+            self.compile = true;
         } else if let Some(o) = a.strip_prefix("-o").filter(|o| !o.is_empty() && a.len() > 2) {
-            output = Some(o.to_string());
+            self.output = Some(o.to_string());
         } else if let Some(p) = READS_FILE.iter().find_map(|p| a.strip_prefix(p)) {
-            files.push(p.to_string());
+            self.files.push(p.to_string());
         } else if debug_info(a) {
-            debug = Some(a.to_string());
+            self.debug = Some(a.to_string());
         } else if DEPFILE_FLAGS.contains(&a) {
-            dep_flag = Some(a.to_string());
+            self.dep_flag = Some(a.to_string());
         } else if WRITES_MORE.iter().any(|w| a.starts_with(w)) {
-            extra_outputs = Some(a.to_string());
+            self.extra_outputs = Some(a.to_string());
         } else if !a.starts_with('-') || a == "-" {
-            positionals.push(a.to_string());
+            self.positionals.push(a.to_string());
         }
-        i += 1;
     }
-    let Some(output) = output.filter(|_| compile) else { return Kind::Other };
-    if !(ir && index.is_some()) {
+}
+
+pub fn classify(args: &[String]) -> Kind {
+    let s = Scanned::of(args);
+    let Some(output) = s.output.filter(|_| s.compile) else { return Kind::Other };
+    let (positionals, files) = (s.positionals, s.files);
+    if !(s.ir && s.index.is_some()) {
         // Probes compile /dev/null or stdin: not part of the build's work.
         if !positionals.iter().any(|p| p != "-" && p != "/dev/null") {
             return Kind::Other;
         }
         let local = |why: String| Kind::FrontEndLocal { output: output.clone(), why };
-        if let Some(flag) = extra_outputs {
+        if let Some(flag) = s.extra_outputs {
             return local(format!("`{flag}` writes files besides -o"));
         }
-        if let Some(g) = debug {
+        if let Some(g) = s.debug {
             return local(format!("`{g}`: debug information records where the compile ran"));
         }
-        if dep_flag.is_some() != depfile.is_some() {
+        if s.dep_flag.is_some() != s.depfile.is_some() {
             return local("a dependency file without both -MD/-MMD and -MF".into());
         }
         let [source] = positionals.as_slice() else {
             return local(format!("{} inputs where one source was expected", positionals.len()));
         };
-        return Kind::FrontEnd(FrontEndJob { source: source.clone(), output, depfile, files });
+        return Kind::FrontEnd(FrontEndJob { source: source.clone(), output, depfile: s.depfile, files });
     }
-    if let Some(flag) = extra_outputs.or(dep_flag).or(depfile.map(|_| "-MF".to_string())) {
+    if let Some(flag) = s.extra_outputs.or(s.dep_flag).or(s.depfile.map(|_| "-MF".to_string())) {
         return Kind::BackEndLocal { output, why: format!("`{flag}` writes files besides -o") };
     }
     let [input] = positionals.as_slice() else {
         let why = format!("{} inputs where one IR object was expected", positionals.len());
         return Kind::BackEndLocal { output, why };
     };
-    Kind::BackEnd(BackEndJob { input: input.clone(), index: index.expect("checked"), output, files })
+    Kind::BackEnd(BackEndJob { input: input.clone(), index: s.index.expect("checked"), output, files })
 }
 
 #[cfg(test)]

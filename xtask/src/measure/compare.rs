@@ -92,7 +92,7 @@ pub fn run(mut spec: BuildSpec, state: &State, opts: &Options) -> Result<Compare
             kconfig: format!("CONFIG_{}", mode.kconfig_symbol()),
             objtree: b.kb.objtree.display().to_string(),
             log: full.log.display().to_string(),
-            job_records: b.kb.runner.launch().map(|l| l.config.records.clone()),
+            job_records: b.kb.execution.launch().map(|l| l.config.records.clone()),
             wall_seconds: full.seconds,
             usage: full.usage,
             stages: full.stages.clone(),

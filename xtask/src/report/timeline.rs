@@ -44,24 +44,31 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-pub fn render(title: &str, lanes: &[Lane]) -> String {
-    let max = lanes.iter().map(|l| l.total_seconds).fold(1.0, f64::max);
-    let step = tick_step(max);
-    let span = (max / step).ceil() * step;
-    let scale = (WIDTH - LEFT - RIGHT) / span;
-    let axis_y = TOP + LANE * lanes.len() as f64 + 6.0;
-    let legend_y = axis_y + 40.0;
-    let height = legend_y + 30.0;
-    let x = |t: f64| LEFT + t * scale;
+/// Where things go on the drawing: seconds to x, and the rows below the lanes.
+struct Plot {
+    step: f64,
+    span: f64,
+    scale: f64,
+    axis_y: f64,
+    legend_y: f64,
+}
 
-    let mut svg = String::new();
-    let _ = writeln!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(svg, r#"<text x="{LEFT}" y="24" font-size="15" font-weight="bold">{}</text>"#, escape(title));
-    for (i, lane) in lanes.iter().enumerate() {
+impl Plot {
+    fn new(lanes: &[Lane]) -> Self {
+        let max = lanes.iter().map(|l| l.total_seconds).fold(1.0, f64::max);
+        let step = tick_step(max);
+        let span = (max / step).ceil() * step;
+        let axis_y = TOP + LANE * lanes.len() as f64 + 6.0;
+        Plot { step, span, scale: (WIDTH - LEFT - RIGHT) / span, axis_y, legend_y: axis_y + 40.0 }
+    }
+
+    fn x(&self, t: f64) -> f64 {
+        LEFT + t * self.scale
+    }
+
+    /// Lane `i`: its label, a bar per stage (its time written inside when
+    /// it fits), and the lane's total at its end.
+    fn lane(&self, svg: &mut String, i: usize, lane: &Lane) {
         let y = TOP + LANE * i as f64;
         let _ = writeln!(
             svg,
@@ -71,7 +78,7 @@ pub fn render(title: &str, lanes: &[Lane]) -> String {
             escape(&lane.label)
         );
         for s in &lane.stages {
-            let (x0, w) = (x(s.start), (s.seconds * scale).max(1.0));
+            let (x0, w) = (self.x(s.start), (s.seconds * self.scale).max(1.0));
             let tip = format!(
                 "{} {}: {:.1}s from {:.1}s, {} steps",
                 lane.label,
@@ -96,7 +103,7 @@ pub fn render(title: &str, lanes: &[Lane]) -> String {
                 );
             }
         }
-        let end = x(lane.total_seconds);
+        let end = self.x(lane.total_seconds);
         let _ = writeln!(
             svg,
             r##"<text x="{:.1}" y="{:.1}" fill="#333">{:.1}s</text>"##,
@@ -105,38 +112,78 @@ pub fn render(title: &str, lanes: &[Lane]) -> String {
             lane.total_seconds
         );
     }
-    let _ =
-        writeln!(svg, r##"<line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#333"/>"##, x(span));
-    let ticks = (span / step).round() as usize;
-    for k in 0..=ticks {
-        let t = k as f64 * step;
+
+    /// The time axis with its ticks, in seconds.
+    fn axis(&self, svg: &mut String) {
+        let axis_y = self.axis_y;
         let _ = writeln!(
             svg,
-            r##"<line x1="{0:.1}" y1="{axis_y:.1}" x2="{0:.1}" y2="{1:.1}" stroke="#333"/>"##,
-            x(t),
-            axis_y + 5.0
+            r##"<line x1="{LEFT}" y1="{axis_y:.1}" x2="{:.1}" y2="{axis_y:.1}" stroke="#333"/>"##,
+            self.x(self.span)
         );
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{t:.0}</text>"#, x(t), axis_y + 18.0);
-    }
-    let _ = writeln!(svg, r#"<text x="{:.1}" y="{:.1}" text-anchor="end">seconds</text>"#, x(span), axis_y + 32.0);
-    let mut lx = LEFT;
-    for stage in Stage::ALL {
-        if !lanes.iter().any(|l| l.stages.iter().any(|s| s.stage == stage)) {
-            continue;
+        let ticks = (self.span / self.step).round() as usize;
+        for k in 0..=ticks {
+            let t = k as f64 * self.step;
+            let _ = writeln!(
+                svg,
+                r##"<line x1="{0:.1}" y1="{axis_y:.1}" x2="{0:.1}" y2="{1:.1}" stroke="#333"/>"##,
+                self.x(t),
+                axis_y + 5.0
+            );
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{t:.0}</text>"#,
+                self.x(t),
+                axis_y + 18.0
+            );
         }
-        let label = match stage {
-            Stage::LtoLink => "LTO link (thin-link + back-end inside ld.lld)".to_string(),
-            s => s.label().to_string(),
-        };
         let _ = writeln!(
             svg,
-            r#"<rect x="{lx:.1}" y="{:.1}" width="14" height="14" fill="{}"/>"#,
-            legend_y - 11.0,
-            colour(stage)
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">seconds</text>"#,
+            self.x(self.span),
+            axis_y + 32.0
         );
-        let _ = writeln!(svg, r#"<text x="{:.1}" y="{legend_y:.1}">{}</text>"#, lx + 18.0, escape(&label));
-        lx += 30.0 + 7.0 * label.len() as f64;
     }
+
+    /// A swatch and a name for each stage some lane has.
+    fn legend(&self, svg: &mut String, lanes: &[Lane]) {
+        let legend_y = self.legend_y;
+        let mut lx = LEFT;
+        for stage in Stage::ALL {
+            if !lanes.iter().any(|l| l.stages.iter().any(|s| s.stage == stage)) {
+                continue;
+            }
+            let label = match stage {
+                Stage::LtoLink => "LTO link (thin-link + back-end inside ld.lld)".to_string(),
+                s => s.label().to_string(),
+            };
+            let _ = writeln!(
+                svg,
+                r#"<rect x="{lx:.1}" y="{:.1}" width="14" height="14" fill="{}"/>"#,
+                legend_y - 11.0,
+                colour(stage)
+            );
+            let _ = writeln!(svg, r#"<text x="{:.1}" y="{legend_y:.1}">{}</text>"#, lx + 18.0, escape(&label));
+            lx += 30.0 + 7.0 * label.len() as f64;
+        }
+    }
+}
+
+pub fn render(title: &str, lanes: &[Lane]) -> String {
+    let plot = Plot::new(lanes);
+    let height = plot.legend_y + 30.0;
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(svg, r#"<text x="{LEFT}" y="24" font-size="15" font-weight="bold">{}</text>"#, escape(title));
+    for (i, lane) in lanes.iter().enumerate() {
+        plot.lane(&mut svg, i, lane);
+    }
+    plot.axis(&mut svg);
+    plot.legend(&mut svg, lanes);
     svg.push_str("</svg>\n");
     svg
 }

@@ -204,69 +204,79 @@ fn qemu_argv(q: &Qemu, image: &Path, initramfs: &Path, append: Option<&str>) -> 
     v
 }
 
+/// What the console said so far, read line by line.
+#[derive(Default)]
+struct Console {
+    tail: VecDeque<String>,
+    outcome: Option<Outcome>,
+    reason: String,
+    release: Option<String>,
+    seconds: Option<f64>,
+    modules_loaded: Option<usize>,
+    module_lines_seen: Vec<String>,
+    /// After the marker or a panic, QEMU gets a moment to stop by itself.
+    settle_until: Option<Instant>,
+}
+
+impl Console {
+    /// Reads one line, `since` the boot started; the first marker, module
+    /// failure or panic decides the outcome.
+    fn read(&mut self, line: String, since: Instant, module_lines: &[String]) {
+        for said in module_lines.iter().filter(|s| line.contains(s.as_str())) {
+            if !self.module_lines_seen.contains(said) {
+                self.module_lines_seen.push(said.clone());
+            }
+        }
+        if self.outcome.is_none() {
+            self.judge(&line, since);
+        }
+        if self.tail.len() == TAIL {
+            self.tail.pop_front();
+        }
+        self.tail.push_back(line);
+    }
+
+    fn judge(&mut self, line: &str, since: Instant) {
+        let settle = |s| Some(Instant::now() + Duration::from_secs(s));
+        if let Some(rest) = line.split(MARKER).nth(1) {
+            self.outcome = Some(Outcome::Booted);
+            self.seconds = Some(since.elapsed().as_secs_f64());
+            let word = |key: &str| rest.split_whitespace().find_map(|w| w.strip_prefix(key)).map(str::to_string);
+            self.release = word("release=");
+            self.modules_loaded = word("modules=").and_then(|n| n.parse().ok());
+            self.reason = format!("marker seen after {:.1}s", since.elapsed().as_secs_f64());
+            self.settle_until = settle(10);
+        } else if let Some(rest) = line.split(MODULE_FAILED).nth(1) {
+            self.outcome = Some(Outcome::ModuleFailed);
+            self.reason = format!("/init could not load a module:{rest}");
+            self.settle_until = settle(3);
+        } else if line.contains(PANIC) {
+            self.outcome = Some(Outcome::KernelPanic);
+            let panic = line.split(PANIC).nth(1).unwrap_or("").trim_start_matches(':').trim();
+            self.reason = format!("kernel panic: {panic}");
+            self.settle_until = settle(3);
+        }
+    }
+}
+
 /// Runs QEMU until the marker, a panic, its exit or the timeout; QEMU never outlives this.
 pub fn boot(argv: &[String], timeout: Duration, module_lines: &[String]) -> Result<BootReport> {
     let run = Cmd::from_argv(argv).follow().context("cannot start QEMU; install it with `cargo xtask deps --yes`")?;
     let (mut child, rx, guard) = (run.child, run.lines, run.guard);
     let start = Instant::now();
-    let mut tail: VecDeque<String> = VecDeque::new();
-    let mut outcome = None;
-    let mut reason = String::new();
-    let mut release = None;
-    let mut seconds = None;
-    let mut modules_loaded = None;
-    let mut module_lines_seen: Vec<String> = Vec::new();
-    // After the marker or a panic, give QEMU a moment to stop by itself.
-    let mut settle_until: Option<Instant> = None;
+    let mut console = Console::default();
     loop {
         if guard.interrupted() {
             let _ = child.kill();
             let _ = child.wait();
             bail!("interrupted: QEMU was stopped");
         }
-        let deadline = settle_until.unwrap_or(start + timeout);
+        let deadline = console.settle_until.unwrap_or(start + timeout);
         let wait = deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(200));
         match rx.recv_timeout(wait) {
-            Ok(line) => {
-                if tail.len() == TAIL {
-                    tail.pop_front();
-                }
-                tail.push_back(line.clone());
-                for said in module_lines.iter().filter(|s| line.contains(s.as_str())) {
-                    if !module_lines_seen.contains(said) {
-                        module_lines_seen.push(said.clone());
-                    }
-                }
-                if outcome.is_none() {
-                    if let Some(rest) = line.split(MARKER).nth(1) {
-                        outcome = Some(Outcome::Booted);
-                        seconds = Some(start.elapsed().as_secs_f64());
-                        release = rest.split_whitespace().find_map(|w| w.strip_prefix("release=")).map(str::to_string);
-                        modules_loaded = rest
-                            .split_whitespace()
-                            .find_map(|w| w.strip_prefix("modules="))
-                            .and_then(|n| n.parse().ok());
-                        reason = format!("marker seen after {:.1}s", start.elapsed().as_secs_f64());
-                        settle_until = Some(Instant::now() + Duration::from_secs(10));
-                    } else if let Some(rest) = line.split(MODULE_FAILED).nth(1) {
-                        outcome = Some(Outcome::ModuleFailed);
-                        reason = format!("/init could not load a module:{rest}");
-                        settle_until = Some(Instant::now() + Duration::from_secs(3));
-                    } else if line.contains(PANIC) {
-                        outcome = Some(Outcome::KernelPanic);
-                        reason = format!(
-                            "kernel panic: {}",
-                            line.split(PANIC).nth(1).unwrap_or("").trim_start_matches(':').trim()
-                        );
-                        settle_until = Some(Instant::now() + Duration::from_secs(3));
-                    }
-                }
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                if Instant::now() >= deadline {
-                    break;
-                }
-            }
+            Ok(line) => console.read(line, start, module_lines),
+            Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => break,
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -275,14 +285,14 @@ pub fn boot(argv: &[String], timeout: Duration, module_lines: &[String]) -> Resu
         let _ = child.kill();
     }
     let status = child.wait()?;
-    let outcome = match outcome {
+    let outcome = match console.outcome {
         Some(o) => o,
         None if !exited => {
-            reason = format!("timed out after {}s without the marker", timeout.as_secs());
+            console.reason = format!("timed out after {}s without the marker", timeout.as_secs());
             Outcome::TimedOut
         }
         None => {
-            reason = format!("QEMU exited ({status}) without the marker and without a kernel panic");
+            console.reason = format!("QEMU exited ({status}) without the marker and without a kernel panic");
             Outcome::NoMarker
         }
     };
@@ -292,15 +302,15 @@ pub fn boot(argv: &[String], timeout: Duration, module_lines: &[String]) -> Resu
         series: String::new(),
         layout: String::new(),
         outcome,
-        reason,
-        release,
-        seconds_to_marker: seconds,
+        reason: console.reason,
+        release: console.release,
+        seconds_to_marker: console.seconds,
         powered_off: exited && outcome == Outcome::Booted,
         modules: Vec::new(),
-        modules_loaded,
-        module_lines_seen,
+        modules_loaded: console.modules_loaded,
+        module_lines_seen: console.module_lines_seen,
         qemu: argv.to_vec(),
-        console_tail: tail.into(),
+        console_tail: console.tail.into(),
     })
 }
 
@@ -328,6 +338,23 @@ pub fn print(r: &BootReport) {
 mod tests {
     use super::*;
     use crate::kbuild::arch::Arch;
+
+    #[test]
+    fn the_console_decides_on_the_first_marker_or_panic() {
+        let (start, says) = (Instant::now(), ["configfs says hello".to_string()]);
+        let mut c = Console::default();
+        c.read("[    0.5] configfs says hello".into(), start, &says);
+        c.read("THINDIST-BOOT-OK release=6.12.118 modules=3".into(), start, &says);
+        c.read("Kernel panic - not syncing: Attempted to kill init!".into(), start, &says);
+        assert_eq!(c.outcome, Some(Outcome::Booted), "the first decides");
+        assert_eq!((c.release.as_deref(), c.modules_loaded), (Some("6.12.118"), Some(3)));
+        assert_eq!((c.module_lines_seen.len(), c.tail.len()), (1, 3));
+        let mut p = Console::default();
+        p.read("Kernel panic - not syncing: VFS: Unable to mount root fs".into(), start, &[]);
+        assert_eq!(p.outcome, Some(Outcome::KernelPanic));
+        assert_eq!(p.reason, "kernel panic: VFS: Unable to mount root fs");
+        assert!(p.settle_until.is_some());
+    }
 
     #[test]
     fn carries_the_listed_modules_the_build_made() {

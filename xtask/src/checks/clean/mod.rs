@@ -161,11 +161,7 @@ fn group(paths: &[String], layout: &Layout) -> Vec<String> {
 
 /// The counted steps of one stage: `TAG target`.
 fn counted(run: &MakeRun, stage: Stage) -> Vec<String> {
-    run.steps
-        .iter()
-        .filter(|(s, c, _)| *s == stage && *c)
-        .map(|(_, _, step)| format!("{} {}", step.tag, step.target))
-        .collect()
+    run.steps.iter().filter(|(s, c, _)| *s == stage && *c).map(|(_, _, step)| step.to_string()).collect()
 }
 
 #[cfg(test)]

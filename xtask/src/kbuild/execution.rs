@@ -4,9 +4,10 @@
 
 use crate::launcher::plan::Launch;
 
-/// How compile jobs are executed.
+/// How compile jobs are executed (make's `-j` count is `Kbuild::jobs`; what
+/// the launchers ran is in their job records).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub enum Jobs {
+pub enum Execution {
     /// make runs every compiler itself, on this machine.
     #[default]
     Local,
@@ -14,27 +15,27 @@ pub enum Jobs {
     Launcher(Box<Launch>),
 }
 
-impl Jobs {
+impl Execution {
     /// Variables for make's command line.
     pub fn make_vars(&self) -> Vec<String> {
         match self {
-            Jobs::Local => Vec::new(),
-            Jobs::Launcher(l) => vec![format!("CC={}", l.cc)],
+            Execution::Local => Vec::new(),
+            Execution::Launcher(l) => vec![format!("CC={}", l.cc)],
         }
     }
 
     /// Variables for make's environment, passed down to every compile.
     pub fn env(&self) -> Vec<(String, String)> {
         match self {
-            Jobs::Local => Vec::new(),
-            Jobs::Launcher(l) => vec![l.config.to_env()],
+            Execution::Local => Vec::new(),
+            Execution::Launcher(l) => vec![l.config.to_env()],
         }
     }
 
     pub fn launch(&self) -> Option<&Launch> {
         match self {
-            Jobs::Local => None,
-            Jobs::Launcher(l) => Some(l),
+            Execution::Local => None,
+            Execution::Launcher(l) => Some(l),
         }
     }
 }
