@@ -1,16 +1,20 @@
 //! thindist: put Clang's distributed ThinLTO (CONFIG_LTO_CLANG_THIN_DIST)
 //! onto a Linux tree, build with it, and prove the result right.
 //!
-//! - `cli/`: one file per command (the leaves).
-//! - `tree/`: the kernel tree, its version, tarball, git and the state file.
-//! - `series/`: our patch series, their mails, applying and detecting them.
-//! - `kbuild/`: architectures, layouts, toolchain, Kconfig, the make run and its stages.
-//! - `exec/`: running child processes.
+//! Floors, from the roof down; each imports only floors below it
+//! (docs/architecture.md):
+//! - `cli/`: one file per command: its arguments, and one call below.
+//! - `measure/`: compare and the benchmarks, side by side in one run.
+//! - `report/`: what is shown and written: the build report, tables, JSON, SVG, progress.
 //! - `checks/`: validate, clean-check, boot, equivalence.
-//! - `launcher/`: the compiler launcher make runs as `CC=` (back-end jobs to the engine).
-//! - `remote/`: REAPI v2: client, digests, input roots, the local engine.
-//! - `report/`: what is shown and written: progress, tables, JSON, SVG.
+//! - `series/`: our patch series, their mails, applying them, setup's workflow.
 //! - `cache/`: what the tool keeps under its cache, and the limits on it.
+//! - `kbuild/`: architectures, layouts, Kconfig, the session, make and its stages, a build's outputs.
+//! - `launcher/`: the compiler launcher make runs as `CC=`, and a build's plan for it.
+//! - `remote/`: a REAPI v2 client: endpoint, client, digests, input roots, the local engine.
+//! - `toolchain/`, `tree/`, `deps/`: LLVM and the compiler's identity; the kernel tree and the
+//!   state file; the packages the project needs.
+//! - `exec/`, `files`, `stats`, `home`: child processes, atomic writes, the median, where things live.
 
 pub mod cache;
 pub mod checks;

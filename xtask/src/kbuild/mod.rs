@@ -1,6 +1,7 @@
-//! Driving kbuild: architectures, the LLVM toolchain, Kconfig, configuring,
-//! the make invocation and its stages (front-end, thin-link, back-end,
-//! final link), and the build session every command goes through.
+//! Driving kbuild: architectures, layouts and what a tree has, Kconfig,
+//! configuring, the make invocation and its stages (front-end, thin-link,
+//! back-end, final link), the build session every command goes through,
+//! and one typed view of what a build made (`outputs`).
 
 pub mod arch;
 pub mod artifact;
