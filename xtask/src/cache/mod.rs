@@ -8,6 +8,7 @@
 //! build, when no tree the state knows is its source), never a tree with
 //! changes or the state's current one without `--force`.
 
+pub mod clean;
 pub mod limits;
 pub mod prune;
 pub mod usage;

@@ -64,6 +64,11 @@ pub fn of(path: &Path) -> Usage {
     }
 }
 
+/// A size as people read it: `1.5 GiB`.
+pub fn size(bytes: u64) -> String {
+    bytesize::ByteSize(bytes).display().iec().to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,10 +3,12 @@
 //! `--json` through `write_json`.
 
 pub mod build;
+pub mod cache;
 pub mod compare;
 pub mod machine;
 pub mod progress;
 pub mod projection;
+pub mod remote_bench;
 pub mod table;
 pub mod timeline;
 
