@@ -87,6 +87,7 @@ fn main() {
         ("remote::remote_compile_error_is_clangs", remote_cases::remote_compile_error_is_clangs),
         ("remote::fallback_runs_the_job_here", remote_cases::fallback_runs_the_job_here),
         ("remote::byte_stream_carries_big_blobs", remote_cases::byte_stream_carries_big_blobs),
+        ("remote::platform_reaches_the_worker", remote_cases::platform_reaches_the_worker),
         ("remote::engine_without_room_is_named", remote_cases::engine_without_room_is_named),
         ("remote::engine_stops", remote_cases::engine_stops),
     ];

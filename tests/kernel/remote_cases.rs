@@ -116,33 +116,28 @@ pub fn unreachable_engine_stops_before_building() -> Result {
     Ok(())
 }
 
-/// The engine is killed while back-end jobs run: the build stops with a
-/// clear message and no partial native; with the engine back, the same
-/// command completes, the jobs done before the kill now cache hits.
+/// The engine is killed while back-end jobs run and stays down: the build
+/// stops, once the launchers' retries are spent, with a clear message and no
+/// partial native. With the engine back the same command runs again, and
+/// the engine is killed and restarted in the middle of that run's back-end
+/// stage: the launchers follow their operations or execute them again, and
+/// the build completes (a scheduler restarting, on one engine).
 pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
     let (_d, state) = setup_612()?;
     engine(&state)?;
     let (out, json) = fresh_out("612-x86_64-remote");
     let fragments = fixtures::fragments("x86_64");
     let args = remote_args(&out, &json, &fragments, &[]);
-    let mut child = xtask_command(&state, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    // Wait for a few natives to arrive from the engine, then kill it.
-    let started = Instant::now();
     let natives = || if out.exists() { files_ending(&out, ".o_thinlto_native").len() } else { 0 };
-    while natives() < 20 {
-        let ended = child.try_wait().unwrap().is_some();
-        if ended || started.elapsed() > Duration::from_secs(900) {
-            let _ = child.kill();
-            let run = finish(&args, child.wait_with_output().unwrap());
-            return Err(format!("no back-end stage to interrupt (ended: {ended}):\n{}", run.all()).into());
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let child = xtask_command(&state, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Wait for a few natives to arrive from the engine, then kill it.
+    let child = wait_for_natives(child, &args, &natives, 20)?;
     // SAFETY: a signal to the engine's pid.
     unsafe { libc::kill(engine_pid(), libc::SIGKILL) };
     let run = finish(&args, child.wait_with_output().unwrap());
     let run = run.fails_with("the build failed")?;
     check(run.all().contains(&format!("the remote engine at {URL} failed")), "the launcher names the engine")?;
+    check(run.all().contains("still failed after"), "after its retries, said so")?;
     check(run.all().contains("--remote-fallback"), "and says what to do")?;
     // Launchers fail side by side on one pipe: each message is a line of its own.
     let spliced = run.all().lines().filter(|l| l.matches("thindist launch:").count() > 1).count();
@@ -151,18 +146,45 @@ pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
     let before = natives();
 
     xtask(&state, &["remote", "start", "--port", PORT]).ok()?;
-    remote_build(&state, &out, &json, &[]).ok()?;
+    let child = xtask_command(&state, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = wait_for_natives(child, &args, &natives, before + 40)?;
+    // SAFETY: a signal to the engine's pid.
+    unsafe { libc::kill(engine_pid(), libc::SIGKILL) };
+    xtask(&state, &["remote", "start", "--port", PORT]).ok()?;
+    finish(&args, child.wait_with_output().unwrap()).ok()?;
     let r = report(&json);
     check(r["result"] == "ok", format!("result {}", r["result"]))?;
+    let retries = r["remote"]["retries"].as_u64().unwrap_or(0);
+    check(retries > 0, "the restart was ridden out by retries, and the report counts them")?;
     let total = r["validation"]["counts"]["native"].as_u64().unwrap_or(0);
     let (remote, hits, local) = (backend(&r, "remote"), backend(&r, "hit"), backend(&r, "local"));
     check(local == 0, format!("{local} back-end jobs ran here"))?;
     // What the rerun sends: every job not finished before the kill; those finished are on disk (not rebuilt) or hits.
     check(
         remote + hits + before as u64 >= total && remote > 0,
-        format!("remote {remote} hits {hits} before {before} of {total}"),
+        format!("remote {remote} hits {hits} before {before} of {total} ({retries} retries)"),
     )?;
     Ok(())
+}
+
+/// Waits until the build has `count` natives, failing when it ends first.
+fn wait_for_natives(
+    mut child: std::process::Child,
+    args: &[&str],
+    natives: &dyn Fn() -> usize,
+    count: usize,
+) -> std::result::Result<std::process::Child, libtest_mimic::Failed> {
+    let started = Instant::now();
+    while natives() < count {
+        let ended = child.try_wait().unwrap().is_some();
+        if ended || started.elapsed() > Duration::from_secs(900) {
+            let _ = child.kill();
+            let run = finish(args, child.wait_with_output().unwrap());
+            return Err(format!("no back-end stage to interrupt (ended: {ended}):\n{}", run.all()).into());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Ok(child)
 }
 
 /// A launcher's temporary native (`.<name>.thindist-<pid>`) left behind.
@@ -354,13 +376,25 @@ struct Launcher<'a> {
     max_batch: usize,
     /// Where the launcher keeps dependency scans (None: it keeps none).
     scans: Option<PathBuf>,
+    /// Platform properties (`--remote-platform`).
+    platform: Vec<(String, String)>,
 }
 
 impl Launcher<'_> {
     /// Front-end compiles to the test engine, cached, as `--remote-front-ends` sets them up.
     fn front_ends(srctree: &Path, scans: Option<PathBuf>) -> Self {
         let srctree = srctree.to_path_buf();
-        Launcher { url: URL, fallback: false, no_cache: false, front_ends: true, srctree, max_batch: 0, scans }
+        let platform = Vec::new();
+        Launcher {
+            url: URL,
+            fallback: false,
+            no_cache: false,
+            front_ends: true,
+            srctree,
+            max_batch: 0,
+            scans,
+            platform,
+        }
     }
 
     /// Runs `xtask launch <argv>` in `dir` (the object tree) as make would.
@@ -382,6 +416,9 @@ impl Launcher<'_> {
             max_batch: self.max_batch,
             salt: String::new(),
             scans: self.scans.clone(),
+            platform: self.platform.clone(),
+            invocation: "thindist-test".into(),
+            legacy_outputs: false,
         };
         let (k, v) = cfg.to_env();
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -391,8 +428,16 @@ impl Launcher<'_> {
 }
 
 fn launch(job: &Job, url: &str, fallback: bool) -> Run {
-    let l =
-        Launcher { url, fallback, no_cache: true, front_ends: false, srctree: tree_612(), max_batch: 0, scans: None };
+    let l = Launcher {
+        url,
+        fallback,
+        no_cache: true,
+        front_ends: false,
+        srctree: tree_612(),
+        max_batch: 0,
+        scans: None,
+        platform: Vec::new(),
+    };
     l.run(job.dir.path(), &job.argv)
 }
 
@@ -500,6 +545,7 @@ pub fn byte_stream_carries_big_blobs() -> Result {
         srctree: dir.path().to_path_buf(),
         max_batch: (64 << 10) + 4096,
         scans: None,
+        platform: Vec::new(),
     };
     let launched = l.run(dir.path(), &argv);
     check(launched.code == 0, format!("the launcher failed: {}", launched.stderr))?;
@@ -715,4 +761,36 @@ pub fn engine_without_room_is_named() -> Result {
         format!("the launcher sent them again, then said what happened:\n{}", many.stderr),
     )?;
     check(big.stderr.contains("refused a blob of lib/big.o for lack of space"), format!("big.c:\n{}", big.stderr))
+}
+
+/// `--remote-platform` reaches the worker: the engine's runner reads
+/// OSFamily from the action and refuses one it does not run, and runs the
+/// job with one it does.
+pub fn platform_reaches_the_worker() -> Result {
+    let (_d, state) = setup_612()?;
+    engine(&state)?;
+    let dir = tempfile::tempdir().unwrap();
+    let (src, obj) = (dir.path().join("src"), dir.path().join("obj"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&obj).unwrap();
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u32;
+    std::fs::write(src.join("p.c"), format!("int p(void) {{ return {unique}; }}\n")).unwrap();
+    let clang = xtask::toolchain::Toolchain::select(Some("-19")).unwrap().clang;
+    let argv: Vec<String> = [clang.to_str().unwrap(), "-O2", "-c", "-o", "p.o", src.join("p.c").to_str().unwrap()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let with = |properties: &[(&str, &str)]| {
+        let mut l = Launcher::front_ends(&src, None);
+        l.platform = properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        l.run(&obj, &argv)
+    };
+    let refused = with(&[("OSFamily", "plan9")]);
+    check(refused.code != 0, "a platform no worker runs fails the job")?;
+    check(refused.stderr.contains("OSFamily"), format!("the runner named the property it read: {}", refused.stderr))?;
+    let ran = with(&[("OSFamily", "linux"), ("ISA", "x86-64")]);
+    check(ran.code == 0, format!("a platform the worker runs: {}", ran.stderr))?;
+    let records = std::fs::read_to_string(obj.join("jobs.jsonl")).unwrap();
+    check(records.lines().last().unwrap_or("").contains("\"place\":\"remote\""), format!("on the engine: {records}"))?;
+    Ok(())
 }

@@ -145,6 +145,18 @@ pub struct RemoteArgs {
     /// dependency scan (`clang -M`); compiles it cannot describe exactly run here.
     #[arg(long)]
     pub remote_front_ends: bool,
+    /// A platform property the engine matches workers on (repeatable), as
+    /// Bazel's exec_properties: `--remote-platform OSFamily=Linux
+    /// --remote-platform container-image=docker://…`.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
+    pub remote_platform: Vec<(String, String)>,
+}
+
+fn parse_property(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not KEY=VALUE (a platform property such as OSFamily=Linux)")),
+    }
 }
 
 impl RemoteArgs {
@@ -162,7 +174,8 @@ impl RemoteArgs {
                     || self.remote_token_file.is_some()
                     || self.remote_no_cache
                     || self.remote_fallback
-                    || self.remote_front_ends;
+                    || self.remote_front_ends
+                    || !self.remote_platform.is_empty();
                 if given {
                     anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
                 }
@@ -188,6 +201,7 @@ impl RemoteArgs {
             fallback: self.remote_fallback,
             front_ends: self.remote_front_ends,
             salt: String::new(),
+            platform: self.remote_platform.clone(),
         }))
     }
 }

@@ -6,9 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use std::time::Duration;
+
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
-    command::EnvironmentVariable, Action, ActionResult, Command, Digest,
+    command::EnvironmentVariable, platform::Property, Action, ActionResult, Command, Digest, Platform, RequestMetadata,
+    ToolDetails,
 };
+use bazel_remote_apis::google::protobuf::Duration as ProtoDuration;
 
 use crate::files::{self, Durability};
 use crate::launcher::config::LaunchConfig;
@@ -18,6 +22,7 @@ use crate::launcher::record::{Place, Scan};
 use crate::remote::client::{Client, NoRoom};
 use crate::remote::digest;
 use crate::remote::input_root::{Blobs, InputRoot};
+use crate::remote::retry::Policy;
 
 /// A job the engine answered.
 pub struct Outcome {
@@ -31,6 +36,31 @@ pub struct Outcome {
     pub compile_seconds: f64,
     /// Time waiting on Execute.
     pub engine_seconds: f64,
+    /// Calls to the engine tried again (a restart, a dropped stream).
+    pub retries: u32,
+}
+
+/// The longest a compile may run on the engine (REAPI's Action.timeout);
+/// the wait on Execute ends a minute after it.
+const ACTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// What kind of compile an action is, for the engine's UI (RequestMetadata's
+/// mnemonic, as Bazel's `CppCompile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mnemonic {
+    /// A front-end compile of a C or assembler source.
+    CCompile,
+    /// A ThinLTO back-end job: IR and its index to a native object.
+    ThinLtoBackend,
+}
+
+impl Mnemonic {
+    fn name(self) -> &'static str {
+        match self {
+            Mnemonic::CCompile => "CCompile",
+            Mnemonic::ThinLtoBackend => "ThinLtoBackend",
+        }
+    }
 }
 
 /// Why a job cannot go to the engine: it then runs here, by design.
@@ -52,6 +82,9 @@ pub struct Output {
 
 pub struct Prepared {
     action: Digest,
+    mnemonic: Mnemonic,
+    /// The compile's own output (`-o`), which names the job to the engine.
+    target: String,
     blobs: Blobs,
     outputs: Vec<Output>,
     pub input_root: Digest,
@@ -130,6 +163,7 @@ pub fn build(
     mut root: InputRoot,
     args: &[String],
     writes: &[(&str, bool)],
+    mnemonic: Mnemonic,
 ) -> Result<Prepared, NotDescribable> {
     let mut outputs = Vec::new();
     for (file, depfile) in writes {
@@ -139,8 +173,14 @@ pub fn build(
             .ok_or_else(|| NotDescribable(format!("output `{file}` is outside the object tree")))?;
         outputs.push(Output { in_root, local: PathBuf::from(file), depfile: *depfile });
     }
+    let target = writes.first().map(|(f, _)| f.to_string()).unwrap_or_default();
+    // REAPI wants the output paths sorted.
+    outputs.sort_by(|a, b| a.in_root.cmp(&b.in_root));
     let mut arguments = vec![cfg.compiler.path.display().to_string()];
     arguments.extend(args.iter().map(|a| trees.rewrite_arg(a)));
+    // Command's platform and output_files are REAPI 2.0's (deprecated since):
+    // set for engines of that version, as Bazel does.
+    #[allow(deprecated)]
     let command = Command {
         arguments,
         environment_variables: vec![
@@ -148,9 +188,16 @@ pub fn build(
             // Not read by clang: it makes the compiler's identity part of the action.
             EnvironmentVariable { name: "THINDIST_COMPILER".into(), value: cfg.compiler.id.clone() },
         ],
-        output_paths: outputs.iter().map(|o| o.in_root.clone()).collect(),
         working_directory: WORKDIR.into(),
+        platform: platform(&cfg.platform),
         ..Default::default()
+    };
+    let paths = outputs.iter().map(|o| o.in_root.clone()).collect();
+    #[allow(deprecated)]
+    let command = match cfg.legacy_outputs {
+        // An engine of REAPI 2.0 reads output_files; 2.1 and later output_paths.
+        true => Command { output_files: paths, ..command },
+        false => Command { output_paths: paths, ..command },
     };
     let (command_digest, command_bytes) = digest::of_message(&command);
     let input_root = root.seal();
@@ -160,11 +207,40 @@ pub fn build(
         command_digest: Some(command_digest),
         input_root_digest: Some(input_root.clone()),
         salt: cfg.salt.clone().into_bytes(),
+        platform: platform(&cfg.platform),
+        timeout: Some(ProtoDuration { seconds: ACTION_TIMEOUT.as_secs() as i64, nanos: 0 }),
         ..Default::default()
     };
     let (action_digest, action_bytes) = digest::of_message(&action);
     blobs.insert(action_digest.hash.clone(), (action_digest.clone(), action_bytes));
-    Ok(Prepared { action: action_digest, blobs, outputs, input_root, scan: None })
+    Ok(Prepared { action: action_digest, mnemonic, target, blobs, outputs, input_root, scan: None })
+}
+
+/// The platform properties workers are matched on, sorted by name then value as REAPI requires.
+fn platform(properties: &[(String, String)]) -> Option<Platform> {
+    if properties.is_empty() {
+        return None;
+    }
+    let mut properties: Vec<Property> =
+        properties.iter().map(|(name, value)| Property { name: name.clone(), value: value.clone() }).collect();
+    properties.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+    Some(Platform { properties })
+}
+
+/// What the engine is told about the job with every call: the tool, the
+/// build (one invocation id), the action, its kind and its output.
+fn metadata(cfg: &LaunchConfig, p: &Prepared) -> RequestMetadata {
+    RequestMetadata {
+        tool_details: Some(ToolDetails {
+            tool_name: "thindist".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+        }),
+        action_id: p.action.hash.clone(),
+        tool_invocation_id: cfg.invocation.clone(),
+        action_mnemonic: p.mnemonic.name().into(),
+        target_id: p.target.clone(),
+        ..Default::default()
+    }
 }
 
 /// Looks the action up, else uploads what is missing and executes it; writes
@@ -173,7 +249,7 @@ pub fn build(
 /// second time, that is the error.
 pub async fn run(cfg: &LaunchConfig, p: &Prepared) -> Result<Outcome> {
     let ep = cfg.endpoint.as_ref().context("no remote engine configured")?;
-    let client = Client::connect(ep, cfg.max_batch).await?;
+    let client = Client::connect(ep, cfg.max_batch, Policy::default()).await?.with_metadata(&metadata(cfg, p));
     match attempt(cfg, &client, p, cfg.no_cache).await {
         Err(e) if matches!(e.downcast_ref::<NoRoom>(), Some(NoRoom::Lost(_))) => {
             super::say(&format!("warning: {e:#}; sending the inputs again"));
@@ -199,7 +275,7 @@ async fn attempt(cfg: &LaunchConfig, client: &Client, p: &Prepared, no_cache: bo
             uploaded = client.upload_missing(&p.blobs).await?;
             let waited = std::time::Instant::now();
             // The lookup was just made (or not wanted): the engine need not repeat it.
-            let resp = client.execute(&p.action, true).await?;
+            let resp = client.execute(&p.action, true, ACTION_TIMEOUT + Duration::from_secs(60)).await?;
             engine_seconds = waited.elapsed().as_secs_f64();
             let place = if resp.cached_result { Place::Hit } else { Place::Remote };
             (resp.result.context("the engine returned no action result")?, place)
@@ -234,6 +310,7 @@ async fn attempt(cfg: &LaunchConfig, client: &Client, p: &Prepared, no_cache: bo
         downloaded,
         compile_seconds: if place == Place::Remote { execution_seconds(&result) } else { 0.0 },
         engine_seconds,
+        retries: client.retries(),
     })
 }
 
@@ -255,5 +332,54 @@ fn execution_seconds(r: &ActionResult) -> f64 {
     match (t(&m.execution_start_timestamp), t(&m.execution_completed_timestamp)) {
         (Some(a), Some(b)) if b >= a => b - a,
         _ => 0.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_properties_are_sorted_and_metadata_names_the_job() {
+        let given = [("container-image", "docker://x"), ("OSFamily", "Linux"), ("ISA", "x86-64"), ("ISA", "amd64")];
+        let given: Vec<(String, String)> = given.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let sorted: Vec<String> =
+            platform(&given).unwrap().properties.iter().map(|p| format!("{}={}", p.name, p.value)).collect();
+        assert_eq!(sorted, ["ISA=amd64", "ISA=x86-64", "OSFamily=Linux", "container-image=docker://x"]);
+        assert_eq!(platform(&[]), None, "no properties, no platform: the action keeps its key");
+
+        let compiler =
+            crate::toolchain::identity::Compiler { path: "/usr/bin/clang-19".into(), id: "sha256:0 clang".into() };
+        let cfg = LaunchConfig {
+            endpoint: None,
+            front_ends: true,
+            no_cache: false,
+            fallback: false,
+            records: "/r".into(),
+            srctree: "/src".into(),
+            objtree: "/obj".into(),
+            compiler,
+            max_batch: 0,
+            salt: String::new(),
+            scans: None,
+            platform: Vec::new(),
+            invocation: "inv-1".into(),
+            legacy_outputs: false,
+        };
+        let out = |f: &str| Output { in_root: f.into(), local: PathBuf::from(format!("/obj/{f}")), depfile: false };
+        let p = Prepared {
+            action: digest::of(b"action"),
+            mnemonic: Mnemonic::CCompile,
+            target: "lib/x.o".into(),
+            blobs: Blobs::new(),
+            outputs: vec![out("lib/.x.o.d"), out("lib/x.o")],
+            input_root: digest::of(b"root"),
+            scan: None,
+        };
+        let m = metadata(&cfg, &p);
+        assert_eq!(m.tool_details.unwrap().tool_name, "thindist");
+        assert_eq!((m.tool_invocation_id.as_str(), m.action_mnemonic.as_str()), ("inv-1", "CCompile"));
+        assert_eq!(m.action_id, p.action.hash);
+        assert_eq!(m.target_id, "lib/x.o");
     }
 }

@@ -1,7 +1,7 @@
 //! A ThinLTO back-end job's exact inputs: the IR object, its index, every
 //! module the index imports from, and files flags name.
 
-use crate::launcher::action::{self, NotDescribable, Prepared};
+use crate::launcher::action::{self, Mnemonic, NotDescribable, Prepared};
 use crate::launcher::clang_args::BackEndJob;
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::includes::SearchPath;
@@ -21,7 +21,7 @@ pub fn prepare(cfg: &LaunchConfig, job: &BackEndJob, args: &[String]) -> Result<
         action::add_input(&mut root, &trees, file)?;
     }
     add_search_dirs(&mut root, &trees, args)?;
-    action::build(cfg, &trees, root, args, &[(&job.output, false)])
+    action::build(cfg, &trees, root, args, &[(&job.output, false)], Mnemonic::ThinLtoBackend)
 }
 
 /// A back-end compile reads no header, but it keeps the front-end's `-I`

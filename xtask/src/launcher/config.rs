@@ -35,6 +35,15 @@ pub struct LaunchConfig {
     /// Where front-end dependency scans are kept for reuse (None: every compile is scanned).
     #[serde(default)]
     pub scans: Option<PathBuf>,
+    /// Platform properties the engine matches workers on (`--remote-platform`).
+    #[serde(default)]
+    pub platform: Vec<(String, String)>,
+    /// The build's id, the same in every job's RequestMetadata.
+    #[serde(default)]
+    pub invocation: String,
+    /// The engine speaks REAPI 2.0: outputs go in output_files, not output_paths.
+    #[serde(default)]
+    pub legacy_outputs: bool,
 }
 
 impl LaunchConfig {

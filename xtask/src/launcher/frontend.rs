@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use crate::exec::Cmd;
-use crate::launcher::action::{self, NotDescribable, Prepared};
+use crate::launcher::action::{self, Mnemonic, NotDescribable, Prepared};
 use crate::launcher::clang_args::FrontEndJob;
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::includes::{self, Include, Names, SearchPath};
@@ -123,5 +123,5 @@ fn prepare_from(
     action::add_dirs(&mut root, trees, SearchPath::named(args).0.directories())?;
     let mut writes = vec![(job.output.as_str(), false)];
     writes.extend(job.depfile.as_deref().map(|d| (d, true)));
-    Ok((action::build(cfg, trees, root, args, &writes)?, included))
+    Ok((action::build(cfg, trees, root, args, &writes, Mnemonic::CCompile)?, included))
 }

@@ -118,6 +118,7 @@ fn run_local(
         why_local: why,
         exit_code: code,
         scan: None,
+        retries: 0,
     };
     note(cfg, &r);
     code
@@ -163,6 +164,7 @@ fn run_remote(
                 why_local: None,
                 exit_code: o.exit_code,
                 scan: prepared.scan,
+                retries: o.retries,
             };
             note(cfg, &r);
             o.exit_code

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::record::{self, JobRecord};
 use crate::remote::endpoint::Endpoint;
-use crate::remote::engine;
+use crate::remote::engine::{self, Probe};
 use crate::toolchain::identity::Compiler;
 
 /// What a command was asked to do remotely.
@@ -22,6 +22,8 @@ pub struct RemoteSpec {
     pub front_ends: bool,
     /// Action salt (benchmarks): empty for builds, which share the cache.
     pub salt: String,
+    /// Platform properties the engine matches workers on (`--remote-platform KEY=VALUE`).
+    pub platform: Vec<(String, String)>,
 }
 
 /// The launcher set up for one build.
@@ -45,12 +47,12 @@ impl Launch {
         }
         let compiler = Compiler::identify(clang)?;
         let mut endpoint = Some(spec.endpoint.clone());
-        let max_batch = match engine::probe(&spec.endpoint) {
-            Ok(n) => n,
+        let probe = match engine::probe(&spec.endpoint) {
+            Ok(p) => p,
             Err(e) if spec.fallback => {
                 eprintln!("warning: {e:#}; every back-end job runs here (--remote-fallback)");
                 endpoint = None;
-                0
+                Probe { max_batch: 0, legacy_outputs: false }
             }
             Err(e) => bail!(
                 "{e:#}\n  start it (`cargo xtask remote start` for the engine on this machine), check --remote, or add --remote-fallback to build here"
@@ -68,7 +70,10 @@ impl Launch {
                 srctree: srctree.to_path_buf(),
                 objtree: objtree.to_path_buf(),
                 compiler,
-                max_batch,
+                max_batch: probe.max_batch,
+                legacy_outputs: probe.legacy_outputs,
+                platform: spec.platform.clone(),
+                invocation: uuid::Uuid::new_v4().to_string(),
                 salt: spec.salt.clone(),
                 scans: spec.front_ends.then(crate::home::scans),
             },

@@ -65,6 +65,13 @@ pub struct JobRecord {
     /// A front-end compile prepared for the engine: whether its scan ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan: Option<Scan>,
+    /// Calls to the engine tried again for this job.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl JobRecord {
@@ -118,6 +125,7 @@ mod tests {
             why_local: None,
             exit_code: 0,
             scan: Some(Scan::Reused),
+            retries: 0,
         };
         append(&f, &r).unwrap();
         std::fs::OpenOptions::new().append(true).open(&f).unwrap().write_all(b"{\"kind\":\"back").unwrap();

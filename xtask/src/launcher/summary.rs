@@ -32,6 +32,9 @@ pub struct RemoteSummary {
     pub failed: usize,
     /// Front-end compiles sent with an earlier dependency scan reused.
     pub scans_reused: usize,
+    /// Calls to the engine tried again (a restart, a dropped stream, an overload).
+    #[serde(default)]
+    pub retries: usize,
 }
 
 impl RemoteSummary {
@@ -59,6 +62,7 @@ impl RemoteSummary {
             if r.scan == Some(Scan::Reused) {
                 s.scans_reused += 1;
             }
+            s.retries += r.retries as usize;
             s.bytes_uploaded += r.uploaded;
             s.bytes_downloaded += r.downloaded;
         }
@@ -135,6 +139,7 @@ mod tests {
             why_local: None,
             exit_code: 0,
             scan: (kind == Kind::FrontEnd && place == Place::Hit).then_some(Scan::Reused),
+            retries: u32::from(place == Place::Remote),
         }
     }
 
@@ -151,7 +156,7 @@ mod tests {
         let s = RemoteSummary::of(None, &rs);
         assert_eq!((s.count(Kind::BackEnd, Place::Remote), s.count(Kind::BackEnd, Place::Hit)), (1, 2));
         assert_eq!(s.count(Kind::FrontEnd, Place::Local), 1);
-        assert_eq!(s.bytes_uploaded, 40);
+        assert_eq!((s.bytes_uploaded, s.retries), (40, 1));
         assert_eq!(s.line(Kind::BackEnd), "1 remote, 2 hits, 0 local");
         assert_eq!(s.line(Kind::FrontEnd), "0 remote, 0 hits, 1 local");
         assert_eq!(s.line_with_seconds(Kind::FrontEnd), "0 remote, 0 hits, 1 local; 1.0 s");

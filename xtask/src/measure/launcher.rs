@@ -32,6 +32,9 @@ pub fn run(samples: u32) -> Result<()> {
         max_batch: 0,
         salt: String::new(),
         scans: None,
+        platform: Vec::new(),
+        invocation: String::new(),
+        legacy_outputs: false,
     };
     let (key, value) = cfg.to_env();
     let exe = std::env::current_exe().context("cannot find thindist's own binary")?;

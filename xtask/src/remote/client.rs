@@ -1,26 +1,42 @@
 //! A REAPI v2 client over the generated bindings: capabilities, CAS
 //! (FindMissingBlobs, batch and ByteStream transfers, digests checked),
-//! the action cache and Execute.
+//! the action cache and Execute. Every call carries a deadline and the
+//! job's RequestMetadata, and is retried on transient failures
+//! (`retry`); an Execute whose stream drops is followed with
+//! WaitExecution on its operation, and executed again if that is gone.
 
-use std::time::Duration;
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
     action_cache_client::ActionCacheClient, batch_update_blobs_request, capabilities_client::CapabilitiesClient,
     content_addressable_storage_client::ContentAddressableStorageClient, execution_client::ExecutionClient,
     ActionResult, BatchReadBlobsRequest, BatchUpdateBlobsRequest, Digest, ExecuteRequest, ExecuteResponse,
-    FindMissingBlobsRequest, GetActionResultRequest, GetCapabilitiesRequest, ServerCapabilities,
+    FindMissingBlobsRequest, GetActionResultRequest, GetCapabilitiesRequest, RequestMetadata, ServerCapabilities,
+    WaitExecutionRequest,
 };
 use bazel_remote_apis::google::bytestream::{byte_stream_client::ByteStreamClient, ReadRequest, WriteRequest};
-use bazel_remote_apis::google::longrunning::operation;
+use bazel_remote_apis::google::longrunning::{operation, Operation};
 use prost::Message;
-use tonic::metadata::{Ascii, MetadataValue};
+use tonic::metadata::{Ascii, Binary, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
-use tonic::{Code, Request};
+use tonic::{Code, Request, Status, Streaming};
 
 use crate::remote::digest;
 use crate::remote::endpoint::Endpoint;
 use crate::remote::input_root::Blobs;
+use crate::remote::retry::{self, Policy};
+
+/// Every call but Execute's wait ends within this.
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
+/// The most a single blob may be: the engine names output sizes, and a
+/// size is allocated only up to this (a kernel's largest object is tens of MiB).
+pub const MAX_BLOB: i64 = 1 << 30;
+/// gRPC's metadata key for REAPI's RequestMetadata (binary, a `-bin` key).
+const METADATA_KEY: &str = "build.bazel.remote.execution.v2.requestmetadata-bin";
 
 /// Servers that advertise no limit still cap gRPC messages at 4 MiB.
 const DEFAULT_BATCH: usize = 4 << 20;
@@ -54,15 +70,44 @@ fn is_missing(code: i32) -> bool {
 #[derive(Clone)]
 pub struct Client {
     channel: Channel,
+    /// The engine as the user named it, for messages.
+    url: String,
     instance: String,
     auth: Option<MetadataValue<Ascii>>,
+    /// The job's RequestMetadata, sent with every call.
+    metadata: Option<MetadataValue<Binary>>,
+    policy: Policy,
+    /// Calls tried again, for the job's record.
+    retries: Arc<AtomicU32>,
     /// The largest batch request, from the server's capabilities.
     pub max_batch: usize,
 }
 
 impl Client {
-    /// Connects (failing fast when nothing listens); `max_batch` of 0 asks the server.
-    pub async fn connect(ep: &Endpoint, max_batch: usize) -> Result<Self> {
+    /// Connects, trying again while the engine is unreachable (a scheduler
+    /// restarting) as long as `policy` says, which every call then follows;
+    /// `max_batch` of 0 asks the server.
+    pub async fn connect(ep: &Endpoint, max_batch: usize, policy: Policy) -> Result<Self> {
+        let (started, mut attempt) = (Instant::now(), 1);
+        loop {
+            match Self::connect_once(ep, max_batch, policy).await {
+                Ok(c) => {
+                    c.retries.fetch_add(attempt - 1, Ordering::Relaxed);
+                    return Ok(c);
+                }
+                Err(e)
+                    if e.downcast_ref::<tonic::transport::Error>().is_some()
+                        && policy.again(attempt, started.elapsed()) =>
+                {
+                    tokio::time::sleep(policy.delay(attempt, None)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn connect_once(ep: &Endpoint, max_batch: usize, policy: Policy) -> Result<Self> {
         let (url, tls) = ep.dial()?;
         let mut builder = Channel::from_shared(url.clone())?
             .connect_timeout(Duration::from_secs(5))
@@ -80,13 +125,25 @@ impl Client {
             }
             builder = builder.tls_config(cfg)?;
         }
-        let channel =
-            builder.connect().await.with_context(|| format!("cannot reach the remote engine at {}", ep.url))?;
         let auth = match ep.token()? {
             Some(t) => Some(format!("Bearer {t}").parse().context("the token is not a valid header value")?),
             None => None,
         };
-        let mut client = Self { channel, instance: ep.instance.clone(), auth, max_batch };
+        let channel = builder
+            .timeout(CALL_DEADLINE)
+            .connect()
+            .await
+            .with_context(|| format!("cannot reach the remote engine at {}", ep.url))?;
+        let mut client = Self {
+            channel,
+            url: ep.url.clone(),
+            instance: ep.instance.clone(),
+            auth,
+            metadata: None,
+            policy,
+            retries: Arc::default(),
+            max_batch,
+        };
         if max_batch == 0 {
             let caps = client.capabilities().await?;
             client.max_batch = batch_limit(&caps);
@@ -94,30 +151,81 @@ impl Client {
         Ok(client)
     }
 
+    /// The same client, sending `metadata` with every call (tool, invocation, action).
+    pub fn with_metadata(mut self, metadata: &RequestMetadata) -> Self {
+        self.metadata = Some(MetadataValue::from_bytes(&metadata.encode_to_vec()));
+        self
+    }
+
+    /// Calls tried again so far.
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
     fn req<T>(&self, m: T) -> Request<T> {
         let mut r = Request::new(m);
         if let Some(a) = &self.auth {
             r.metadata_mut().insert("authorization", a.clone());
         }
+        if let Some(m) = &self.metadata {
+            r.metadata_mut().insert_bin(METADATA_KEY, m.clone());
+        }
         r
     }
 
+    /// Runs `call` until it answers, fails for good, or the policy says stop;
+    /// a failure that outlived the retries names the engine and the tries.
+    async fn retrying<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let (started, mut attempt) = (Instant::now(), 1);
+        loop {
+            match call().await {
+                Ok(v) => return Ok(v),
+                Err(s) if retry::retryable(&s) && self.policy.again(attempt, started.elapsed()) => {
+                    tokio::time::sleep(self.policy.delay(attempt, retry::asked_delay(&s))).await;
+                    self.retries.fetch_add(1, Ordering::Relaxed);
+                    attempt += 1;
+                }
+                Err(s) if retry::retryable(&s) => {
+                    let spent = started.elapsed().as_secs_f64();
+                    return Err(s).with_context(|| {
+                        format!(
+                            "{what}: the engine at {} still failed after {attempt} tries over {spent:.0} s",
+                            self.url
+                        )
+                    });
+                }
+                Err(s) => return Err(s).context(what.to_string()),
+            }
+        }
+    }
+
     pub async fn capabilities(&self) -> Result<ServerCapabilities> {
-        let req = self.req(GetCapabilitiesRequest { instance_name: self.instance.clone() });
-        let caps =
-            CapabilitiesClient::new(self.channel.clone()).get_capabilities(req).await.context("GetCapabilities")?;
+        let caps = self
+            .retrying("GetCapabilities", || {
+                let req = self.req(GetCapabilitiesRequest { instance_name: self.instance.clone() });
+                async move { CapabilitiesClient::new(self.channel.clone()).get_capabilities(req).await }
+            })
+            .await?;
         Ok(caps.into_inner())
     }
 
     /// The digests the CAS does not have.
     pub async fn find_missing(&self, digests: Vec<Digest>) -> Result<Vec<Digest>> {
-        let req = self.req(FindMissingBlobsRequest {
-            instance_name: self.instance.clone(),
-            blob_digests: digests,
-            ..Default::default()
-        });
-        let mut cas = ContentAddressableStorageClient::new(self.channel.clone());
-        Ok(cas.find_missing_blobs(req).await.context("FindMissingBlobs")?.into_inner().missing_blob_digests)
+        let resp = self
+            .retrying("FindMissingBlobs", || {
+                let req = self.req(FindMissingBlobsRequest {
+                    instance_name: self.instance.clone(),
+                    blob_digests: digests.clone(),
+                    ..Default::default()
+                });
+                async move { ContentAddressableStorageClient::new(self.channel.clone()).find_missing_blobs(req).await }
+            })
+            .await?;
+        Ok(resp.into_inner().missing_blob_digests)
     }
 
     /// Uploads the blobs the CAS is missing; returns the bytes sent.
@@ -153,10 +261,17 @@ impl Client {
     }
 
     async fn batch_update(&self, requests: Vec<batch_update_blobs_request::Request>) -> Result<()> {
-        let req =
-            self.req(BatchUpdateBlobsRequest { instance_name: self.instance.clone(), requests, ..Default::default() });
-        let mut cas = ContentAddressableStorageClient::new(self.channel.clone());
-        let resp = cas.batch_update_blobs(req).await.context("BatchUpdateBlobs")?.into_inner();
+        let resp = self
+            .retrying("BatchUpdateBlobs", || {
+                let req = self.req(BatchUpdateBlobsRequest {
+                    instance_name: self.instance.clone(),
+                    requests: requests.clone(),
+                    ..Default::default()
+                });
+                async move { ContentAddressableStorageClient::new(self.channel.clone()).batch_update_blobs(req).await }
+            })
+            .await?
+            .into_inner();
         for r in resp.responses {
             if let Some(s) = r.status.filter(|s| s.code != 0) {
                 let blob = r.digest.map(|d| digest::show(&d)).unwrap_or_default();
@@ -193,8 +308,12 @@ impl Client {
                 break;
             }
         }
-        let req = self.req(tokio_stream::iter(requests));
-        let resp = ByteStreamClient::new(self.channel.clone()).write(req).await.context("ByteStream.Write")?;
+        let resp = self
+            .retrying("ByteStream.Write", || {
+                let req = self.req(tokio_stream::iter(requests.clone()));
+                async move { ByteStreamClient::new(self.channel.clone()).write(req).await }
+            })
+            .await?;
         let committed = resp.into_inner().committed_size;
         if committed != d.size_bytes {
             bail!("ByteStream.Write committed {committed} of {} bytes", d.size_bytes);
@@ -204,88 +323,197 @@ impl Client {
 
     /// A cached result, or None when the action cache has none.
     pub async fn action_result(&self, action: &Digest, inline: &[String]) -> Result<Option<ActionResult>> {
-        let req = self.req(GetActionResultRequest {
-            instance_name: self.instance.clone(),
-            action_digest: Some(action.clone()),
-            inline_stdout: true,
-            inline_stderr: true,
-            inline_output_files: inline.to_vec(),
-            ..Default::default()
-        });
-        match ActionCacheClient::new(self.channel.clone()).get_action_result(req).await {
-            Ok(r) => Ok(Some(r.into_inner())),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(s).context("GetActionResult"),
+        let found = self
+            .retrying("GetActionResult", || {
+                let req = self.req(GetActionResultRequest {
+                    instance_name: self.instance.clone(),
+                    action_digest: Some(action.clone()),
+                    inline_stdout: true,
+                    inline_stderr: true,
+                    inline_output_files: inline.to_vec(),
+                    ..Default::default()
+                });
+                async move {
+                    match ActionCacheClient::new(self.channel.clone()).get_action_result(req).await {
+                        Ok(r) => Ok(Some(r.into_inner())),
+                        Err(s) if s.code() == Code::NotFound => Ok(None),
+                        Err(s) => Err(s),
+                    }
+                }
+            })
+            .await?;
+        Ok(found)
+    }
+
+    /// Runs an action and waits for it to finish, within `timeout`. The
+    /// operation's name is kept: a stream that drops is followed with
+    /// WaitExecution, and an operation the engine no longer knows (it
+    /// restarted) is executed again.
+    pub async fn execute(
+        &self,
+        action: &Digest,
+        skip_cache_lookup: bool,
+        timeout: Duration,
+    ) -> Result<ExecuteResponse> {
+        let (started, mut attempt) = (Instant::now(), 1);
+        let mut operation: Option<String> = None;
+        // WaitExecution calls that failed in a row on the same operation.
+        let mut waits_failed = 0;
+        loop {
+            let opened = match &operation {
+                None => self.open_execute(action, skip_cache_lookup, timeout).await,
+                Some(name) => self.open_wait(name, timeout).await,
+            };
+            let failed = match opened {
+                Ok(mut stream) => match follow(&mut stream, &mut operation).await {
+                    Ok(Some(done)) => return finished(done),
+                    Ok(None) => Status::unavailable("the Execute stream ended before the action finished"),
+                    Err(s) => s,
+                },
+                Err(s) => s,
+            };
+            waits_failed = if operation.is_some() { waits_failed + 1 } else { 0 };
+            if operation.is_some() && (!retry::retryable(&failed) || waits_failed > 2) {
+                // WaitExecution refused, or failing again and again: the engine
+                // forgot the operation (a restart: NOT_FOUND), or does not follow
+                // operations. Run the action again.
+                (operation, waits_failed) = (None, 0);
+            } else if is_missing(failed.code() as i32) {
+                // The action or its inputs are not in the CAS (evicted): send them again.
+                return Err(NoRoom::Lost(failed.message().to_string()).into());
+            } else if !retry::retryable(&failed) {
+                return Err(failed).context("Execute");
+            }
+            if !self.policy.again(attempt, started.elapsed()) {
+                let spent = started.elapsed().as_secs_f64();
+                return Err(failed).with_context(|| {
+                    format!("Execute: the engine at {} still failed after {attempt} tries over {spent:.0} s", self.url)
+                });
+            }
+            tokio::time::sleep(self.policy.delay(attempt, retry::asked_delay(&failed))).await;
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            attempt += 1;
         }
     }
 
-    /// Runs an action and waits for it to finish.
-    pub async fn execute(&self, action: &Digest, skip_cache_lookup: bool) -> Result<ExecuteResponse> {
-        let req = self.req(ExecuteRequest {
+    async fn open_execute(
+        &self,
+        action: &Digest,
+        skip_cache_lookup: bool,
+        timeout: Duration,
+    ) -> Result<Streaming<Operation>, Status> {
+        let mut req = self.req(ExecuteRequest {
             instance_name: self.instance.clone(),
             skip_cache_lookup,
             action_digest: Some(action.clone()),
             ..Default::default()
         });
-        let mut stream = ExecutionClient::new(self.channel.clone()).execute(req).await.context("Execute")?.into_inner();
-        while let Some(op) = stream.message().await.context("Execute (waiting for the result)")? {
-            if !op.done {
-                continue;
-            }
-            let resp = match op.result {
-                Some(operation::Result::Response(any)) => ExecuteResponse::decode(any.value.as_slice())?,
-                Some(operation::Result::Error(s)) if is_missing(s.code) => return Err(NoRoom::Lost(s.message).into()),
-                Some(operation::Result::Error(s)) => {
-                    bail!("the engine failed the action: {} (code {})", s.message, s.code)
-                }
-                None => bail!("the engine finished the action without a result"),
-            };
-            if let Some(s) = resp.status.as_ref().filter(|s| s.code != 0) {
-                if is_missing(s.code) {
-                    return Err(NoRoom::Lost(s.message.clone()).into());
-                }
-                bail!("the engine could not run the action: {} (code {})", s.message, s.code);
-            }
-            return Ok(resp);
-        }
-        bail!("the engine closed the Execute stream before the action finished")
+        req.set_timeout(timeout);
+        Ok(ExecutionClient::new(self.channel.clone()).execute(req).await?.into_inner())
     }
 
-    /// A blob's bytes, checked against its digest.
+    async fn open_wait(&self, name: &str, timeout: Duration) -> Result<Streaming<Operation>, Status> {
+        let mut req = self.req(WaitExecutionRequest { name: name.to_string() });
+        req.set_timeout(timeout);
+        Ok(ExecutionClient::new(self.channel.clone()).wait_execution(req).await?.into_inner())
+    }
+
+    /// A blob's bytes, checked against its digest; never more than it names,
+    /// and never a digest above `MAX_BLOB`.
     pub async fn read(&self, d: &Digest) -> Result<Vec<u8>> {
-        let data = if d.size_bytes as usize + BATCH_OVERHEAD <= self.max_batch {
-            let req = self.req(BatchReadBlobsRequest {
-                instance_name: self.instance.clone(),
-                digests: vec![d.clone()],
-                ..Default::default()
-            });
-            let mut cas = ContentAddressableStorageClient::new(self.channel.clone());
-            let resp = cas.batch_read_blobs(req).await.context("BatchReadBlobs")?.into_inner();
-            let r = resp.responses.into_iter().next().context("BatchReadBlobs returned nothing")?;
-            if let Some(s) = r.status.filter(|s| s.code != 0) {
-                if is_missing(s.code) {
-                    return Err(NoRoom::Lost(format!("blob {}: {}", digest::show(d), s.message)).into());
-                }
-                bail!("the engine cannot give blob {}: {}", digest::show(d), s.message);
+        if !(0..=MAX_BLOB).contains(&d.size_bytes) {
+            bail!(
+                "the engine names a blob of {} bytes ({}); thindist reads none above {MAX_BLOB}",
+                d.size_bytes,
+                digest::show(d)
+            );
+        }
+        let data = match d.size_bytes as usize + BATCH_OVERHEAD <= self.max_batch {
+            true => self.read_batch(d).await?,
+            false => {
+                self.retrying("ByteStream.Read", || self.read_stream(d)).await.map_err(|e| lost_if_not_found(e, d))?
             }
-            r.data
-        } else {
-            let name = self.resource(format!("blobs/{}/{}", d.hash, d.size_bytes));
-            let req = self.req(ReadRequest { resource_name: name, read_offset: 0, read_limit: 0 });
-            let mut stream = match ByteStreamClient::new(self.channel.clone()).read(req).await {
-                Ok(r) => r.into_inner(),
-                Err(s) if s.code() == Code::NotFound => {
-                    return Err(NoRoom::Lost(format!("blob {}: {}", digest::show(d), s.message())).into())
-                }
-                Err(s) => return Err(s).context("ByteStream.Read"),
-            };
-            let mut data = Vec::with_capacity(d.size_bytes as usize);
-            while let Some(chunk) = stream.message().await.context("ByteStream.Read")? {
-                data.extend_from_slice(&chunk.data);
-            }
-            data
         };
         verify(d, data)
+    }
+
+    async fn read_batch(&self, d: &Digest) -> Result<Vec<u8>> {
+        let resp = self
+            .retrying("BatchReadBlobs", || {
+                let req = self.req(BatchReadBlobsRequest {
+                    instance_name: self.instance.clone(),
+                    digests: vec![d.clone()],
+                    ..Default::default()
+                });
+                async move { ContentAddressableStorageClient::new(self.channel.clone()).batch_read_blobs(req).await }
+            })
+            .await?
+            .into_inner();
+        let r = resp.responses.into_iter().next().context("BatchReadBlobs returned nothing")?;
+        if let Some(s) = r.status.filter(|s| s.code != 0) {
+            if is_missing(s.code) {
+                return Err(NoRoom::Lost(format!("blob {}: {}", digest::show(d), s.message)).into());
+            }
+            bail!("the engine cannot give blob {}: {}", digest::show(d), s.message);
+        }
+        Ok(r.data)
+    }
+
+    /// One ByteStream read, whole; more bytes than the digest names end it.
+    async fn read_stream(&self, d: &Digest) -> Result<Vec<u8>, Status> {
+        let name = self.resource(format!("blobs/{}/{}", d.hash, d.size_bytes));
+        let req = self.req(ReadRequest { resource_name: name, read_offset: 0, read_limit: 0 });
+        let mut stream = ByteStreamClient::new(self.channel.clone()).read(req).await?.into_inner();
+        let mut data = Vec::with_capacity(d.size_bytes as usize);
+        while let Some(chunk) = stream.message().await? {
+            if data.len() + chunk.data.len() > d.size_bytes as usize {
+                return Err(Status::out_of_range(format!(
+                    "the engine sent more than the {} bytes of {}",
+                    d.size_bytes,
+                    digest::show(d)
+                )));
+            }
+            data.extend_from_slice(&chunk.data);
+        }
+        Ok(data)
+    }
+}
+
+/// Reads an operation's stream until it is done; keeps its name for WaitExecution.
+async fn follow(stream: &mut Streaming<Operation>, name: &mut Option<String>) -> Result<Option<Operation>, Status> {
+    while let Some(op) = stream.message().await? {
+        if !op.name.is_empty() {
+            *name = Some(op.name.clone());
+        }
+        if op.done {
+            return Ok(Some(op));
+        }
+    }
+    Ok(None)
+}
+
+/// A finished operation's response; lost inputs are `NoRoom::Lost`.
+fn finished(op: Operation) -> Result<ExecuteResponse> {
+    let resp = match op.result {
+        Some(operation::Result::Response(any)) => ExecuteResponse::decode(any.value.as_slice())?,
+        Some(operation::Result::Error(s)) if is_missing(s.code) => return Err(NoRoom::Lost(s.message).into()),
+        Some(operation::Result::Error(s)) => bail!("the engine failed the action: {} (code {})", s.message, s.code),
+        None => bail!("the engine finished the action without a result"),
+    };
+    if let Some(s) = resp.status.as_ref().filter(|s| s.code != 0) {
+        if is_missing(s.code) {
+            return Err(NoRoom::Lost(s.message.clone()).into());
+        }
+        bail!("the engine could not run the action: {} (code {})", s.message, s.code);
+    }
+    Ok(resp)
+}
+
+/// A blob the engine does not have (NOT_FOUND) is one it lost.
+fn lost_if_not_found(e: anyhow::Error, d: &Digest) -> anyhow::Error {
+    match e.downcast_ref::<Status>().filter(|s| s.code() == Code::NotFound) {
+        Some(s) => NoRoom::Lost(format!("blob {}: {}", digest::show(d), s.message())).into(),
+        None => e,
     }
 }
 

@@ -57,6 +57,13 @@ impl Endpoint {
         if self.cert.is_some() != self.key.is_some() {
             bail!("--remote-cert and --remote-key go together");
         }
+        let token = self.token_file.is_some() || std::env::var(TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
+        if !tls && token && !is_loopback(rest) {
+            bail!(
+                "remote `{}`: a token would cross the network in clear text over grpc://; use grpcs:// (TLS), or a loopback address",
+                self.url
+            );
+        }
         Ok((format!("{}://{rest}", if tls { "https" } else { "http" }), tls))
     }
 
@@ -72,6 +79,13 @@ impl Endpoint {
         }
         Ok(std::env::var(TOKEN_ENV).ok().filter(|t| !t.trim().is_empty()).map(|t| t.trim().to_string()))
     }
+}
+
+/// Whether `host:port` names this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+fn is_loopback(host_port: &str) -> bool {
+    let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -92,6 +106,20 @@ mod tests {
         let mut e = ep("grpc://h:1");
         e.ca = Some("/ca.pem".into());
         assert!(e.dial().unwrap_err().to_string().contains("grpcs://"));
+    }
+
+    #[test]
+    fn a_token_goes_in_clear_text_only_to_this_machine() {
+        let with_token = |url: &str| Endpoint { url: url.into(), token_file: Some("/t".into()), ..Default::default() };
+        for url in ["grpc://127.0.0.1:50051", "grpc://localhost:1", "grpc://[::1]:8980", "grpc://127.3.0.9:1"] {
+            assert!(with_token(url).dial().is_ok(), "{url}");
+        }
+        for url in ["grpc://192.0.2.7:50051", "grpc://buildgrid.example:50051", "grpc://[2001:db8::1]:1"] {
+            let err = with_token(url).dial().unwrap_err().to_string();
+            assert!(err.contains("clear text") && err.contains("grpcs://"), "{url}: {err}");
+        }
+        assert!(with_token("grpcs://buildgrid.example:443").dial().is_ok());
+        assert!(ep("grpc://192.0.2.7:50051").dial().is_ok(), "no token, no objection");
     }
 
     #[test]

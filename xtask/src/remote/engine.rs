@@ -14,8 +14,13 @@ use crate::deps;
 use crate::exec::Cmd;
 use crate::files::{self, Durability};
 use crate::home;
+use bazel_remote_apis::build::bazel::remote::execution::v2::{
+    digest_function::Value as DigestFunction, ServerCapabilities,
+};
+
 use crate::remote::client::Client;
 use crate::remote::endpoint::Endpoint;
+use crate::remote::retry::Policy;
 use crate::toolchain;
 
 /// What `start` leaves for `status` and `stop`.
@@ -60,17 +65,48 @@ pub fn running() -> Result<Option<Running>> {
     Ok(alive(r.pid).then_some(r))
 }
 
-/// Whether the engine answers GetCapabilities (with execution enabled).
-pub fn probe(ep: &Endpoint) -> Result<usize> {
+/// What a build needs to know of an engine before its first job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The largest batch request it takes.
+    pub max_batch: usize,
+    /// It speaks REAPI 2.0 only: outputs are named in output_files.
+    pub legacy_outputs: bool,
+}
+
+/// Whether the engine answers GetCapabilities, executes actions and hashes
+/// with SHA-256 (the digests thindist makes); which output field it reads.
+pub fn probe(ep: &Endpoint) -> Result<Probe> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
-        let client = Client::connect(ep, 0).await?;
+        let client = Client::connect(ep, 0, Policy::quick()).await?;
         let caps = client.capabilities().await?;
         if !caps.execution_capabilities.as_ref().is_some_and(|e| e.exec_enabled) {
             bail!("{} answers but does not execute actions (no execution service)", ep.url);
         }
-        Ok(client.max_batch)
+        check_digest_functions(&ep.url, &caps)?;
+        Ok(Probe { max_batch: client.max_batch, legacy_outputs: !speaks_2_1(&caps) })
     })
+}
+
+/// REAPI 2.1 named outputs in output_paths; an engine whose newest version is 2.0 reads output_files.
+fn speaks_2_1(caps: &ServerCapabilities) -> bool {
+    caps.high_api_version.as_ref().is_none_or(|v| (v.major, v.minor) >= (2, 1))
+}
+
+/// The engine must take SHA-256 digests; an engine that lists none is of
+/// the time when SHA-256 was the only one.
+fn check_digest_functions(url: &str, caps: &ServerCapabilities) -> Result<()> {
+    let listed: Vec<i32> = caps.cache_capabilities.iter().flat_map(|c| c.digest_functions.iter().copied()).collect();
+    if listed.is_empty() || listed.contains(&(DigestFunction::Sha256 as i32)) {
+        return Ok(());
+    }
+    let names: Vec<&str> =
+        listed.iter().map(|f| DigestFunction::try_from(*f).map_or("unknown", |d| d.as_str_name())).collect();
+    bail!(
+        "the engine at {url} does not take SHA-256 digests (it lists {}); thindist hashes with SHA-256: configure the engine's instance for SHA256",
+        names.join(", ")
+    )
 }
 
 /// How much the engine's CAS and action cache may hold: buildbox-casd

@@ -10,3 +10,4 @@ pub mod endpoint;
 pub mod engine;
 pub mod index;
 pub mod input_root;
+pub mod retry;

@@ -91,8 +91,12 @@ impl BuildReport {
             let overhead = ms("launcher per remote job", r.median_overhead_ms)
                 + &ms("engine beyond the compile", r.median_engine_overhead_ms)
                 + &ms("per hit", r.median_hit_ms);
+            let retried = match r.retries {
+                0 => String::new(),
+                n => format!(", {n} calls to the engine tried again"),
+            };
             println!(
-                "  {:>11}  {:.1} MB up, {:.1} MB down{overhead}",
+                "  {:>11}  {:.1} MB up, {:.1} MB down{overhead}{retried}",
                 "",
                 r.bytes_uploaded as f64 / 1e6,
                 r.bytes_downloaded as f64 / 1e6
