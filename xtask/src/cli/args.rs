@@ -9,7 +9,7 @@ use crate::home;
 use crate::kbuild::arch::Arch;
 use crate::kbuild::session::BuildSpec;
 use crate::launcher::plan::RemoteSpec;
-use crate::remote::endpoint::Endpoint;
+use crate::remote::endpoint::{Endpoint, Header};
 use crate::report;
 use crate::tree::state::State;
 
@@ -150,6 +150,15 @@ pub struct RemoteArgs {
     /// --remote-platform container-image=docker://…`.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     pub remote_platform: Vec<(String, String)>,
+    /// A header every call to the engine carries (repeatable): NAME=VALUE,
+    /// NAME=@FILE (the file's content) or NAME=$VAR (a variable's), as hosted
+    /// engines want: `x-buildbuddy-api-key=@~/.buildbuddy-key`. Never shown.
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
+    pub remote_header: Vec<Header>,
+}
+
+fn parse_header(s: &str) -> Result<Header, String> {
+    Header::try_from(s.to_string())
 }
 
 fn parse_property(s: &str) -> Result<(String, String), String> {
@@ -175,7 +184,8 @@ impl RemoteArgs {
                     || self.remote_no_cache
                     || self.remote_fallback
                     || self.remote_front_ends
-                    || !self.remote_platform.is_empty();
+                    || !self.remote_platform.is_empty()
+                    || !self.remote_header.is_empty();
                 if given {
                     anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
                 }
@@ -194,6 +204,7 @@ impl RemoteArgs {
         set(&mut ep.cert, &self.remote_cert);
         set(&mut ep.key, &self.remote_key);
         set(&mut ep.token_file, &self.remote_token_file);
+        ep.headers.extend(self.remote_header.iter().cloned());
         ep.dial()?;
         Ok(Some(RemoteSpec {
             endpoint: ep,

@@ -21,7 +21,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::{
 use bazel_remote_apis::google::bytestream::{byte_stream_client::ByteStreamClient, ReadRequest, WriteRequest};
 use bazel_remote_apis::google::longrunning::{operation, Operation};
 use prost::Message;
-use tonic::metadata::{Ascii, Binary, MetadataValue};
+use tonic::metadata::{Ascii, Binary, MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic::{Code, Request, Status, Streaming};
 
@@ -74,6 +74,8 @@ pub struct Client {
     url: String,
     instance: String,
     auth: Option<MetadataValue<Ascii>>,
+    /// `--remote-header`s, their values read once per client.
+    headers: Vec<(MetadataKey<Ascii>, MetadataValue<Ascii>)>,
     /// The job's RequestMetadata, sent with every call.
     metadata: Option<MetadataValue<Binary>>,
     policy: Policy,
@@ -129,6 +131,16 @@ impl Client {
             Some(t) => Some(format!("Bearer {t}").parse().context("the token is not a valid header value")?),
             None => None,
         };
+        let mut headers = Vec::new();
+        for h in &ep.headers {
+            let key = MetadataKey::from_bytes(h.name.as_bytes())
+                .with_context(|| format!("`{}` is not a header name", h.name))?;
+            let value = h
+                .value()?
+                .parse()
+                .with_context(|| format!("the value of header {} is not a valid header value", h.name))?;
+            headers.push((key, value));
+        }
         let channel = builder
             .timeout(CALL_DEADLINE)
             .connect()
@@ -139,6 +151,7 @@ impl Client {
             url: ep.url.clone(),
             instance: ep.instance.clone(),
             auth,
+            headers,
             metadata: None,
             policy,
             retries: Arc::default(),
@@ -166,6 +179,9 @@ impl Client {
         let mut r = Request::new(m);
         if let Some(a) = &self.auth {
             r.metadata_mut().insert("authorization", a.clone());
+        }
+        for (k, v) in &self.headers {
+            r.metadata_mut().insert(k.clone(), v.clone());
         }
         if let Some(m) = &self.metadata {
             r.metadata_mut().insert_bin(METADATA_KEY, m.clone());

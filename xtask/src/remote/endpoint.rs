@@ -1,6 +1,7 @@
 //! Where the engine is and how to reach it: a REAPI v2 endpoint, its
-//! instance, TLS files and a bearer token (read from a file or the
-//! THINDIST_REMOTE_TOKEN variable, never from a flag value).
+//! instance, TLS files, a bearer token (read from a file or the
+//! THINDIST_REMOTE_TOKEN variable, never from a flag value) and the headers
+//! hosted engines authenticate with.
 
 use std::path::PathBuf;
 
@@ -25,6 +26,87 @@ pub struct Endpoint {
     pub key: Option<PathBuf>,
     /// A file holding a bearer token.
     pub token_file: Option<PathBuf>,
+    /// Headers every call carries (`--remote-header`).
+    #[serde(default)]
+    pub headers: Vec<Header>,
+}
+
+/// A header every call to the engine carries: hosted engines authenticate
+/// with their own (`x-buildbuddy-api-key`; EngFlow's `x-engflow-auth-method`
+/// and `x-engflow-auth-token`). Written `NAME=VALUE`, `NAME=@FILE` (the
+/// file's content) or `NAME=$VAR` (an environment variable's), read when a
+/// call is made; a value is never shown (Debug prints its source only).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Header {
+    pub name: String,
+    value: HeaderValue,
+}
+
+#[derive(Clone, PartialEq)]
+enum HeaderValue {
+    Given(String),
+    File(PathBuf),
+    Env(String),
+}
+
+impl TryFrom<String> for Header {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        let Some((name, value)) = s.split_once('=') else {
+            return Err("a header is NAME=VALUE, NAME=@FILE or NAME=$VAR".into());
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid || name.ends_with("-bin") {
+            return Err(format!(
+                "`{name}` is not a header name thindist sends (letters, digits, - _ .; not a -bin key)"
+            ));
+        }
+        let value = match (value.strip_prefix('@'), value.strip_prefix('$')) {
+            (Some(file), _) => HeaderValue::File(PathBuf::from(file)),
+            (_, Some(var)) => HeaderValue::Env(var.to_string()),
+            _ => HeaderValue::Given(value.to_string()),
+        };
+        Ok(Header { name, value })
+    }
+}
+
+impl From<Header> for String {
+    fn from(h: Header) -> String {
+        match h.value {
+            HeaderValue::Given(v) => format!("{}={v}", h.name),
+            HeaderValue::File(f) => format!("{}=@{}", h.name, f.display()),
+            HeaderValue::Env(v) => format!("{}=${v}", h.name),
+        }
+    }
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let source = match &self.value {
+            HeaderValue::Given(_) => "given".to_string(),
+            HeaderValue::File(p) => format!("from {}", p.display()),
+            HeaderValue::Env(v) => format!("from ${v}"),
+        };
+        write!(f, "{}: <{source}>", self.name)
+    }
+}
+
+impl Header {
+    /// The value now: given, or read from its file or variable.
+    pub fn value(&self) -> Result<String> {
+        let v = match &self.value {
+            HeaderValue::Given(v) => v.clone(),
+            HeaderValue::File(p) => std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the value of header {} from {}", self.name, p.display()))?,
+            HeaderValue::Env(var) => {
+                std::env::var(var).with_context(|| format!("header {}: the variable {var} is not set", self.name))?
+            }
+        };
+        Ok(v.trim().to_string())
+    }
 }
 
 impl Endpoint {
@@ -32,7 +114,7 @@ impl Endpoint {
     pub fn from_state(state: &State) -> Result<Option<Self>> {
         state.section("remote").with_context(|| {
             format!(
-                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file",
+                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file, headers",
                 state.path().display()
             )
         })
@@ -58,9 +140,9 @@ impl Endpoint {
             bail!("--remote-cert and --remote-key go together");
         }
         let token = self.token_file.is_some() || std::env::var(TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
-        if !tls && token && !is_loopback(rest) {
+        if !tls && (token || !self.headers.is_empty()) && !is_loopback(rest) {
             bail!(
-                "remote `{}`: a token would cross the network in clear text over grpc://; use grpcs:// (TLS), or a loopback address",
+                "remote `{}`: a token or header would cross the network in clear text over grpc://; use grpcs:// (TLS), or a loopback address",
                 self.url
             );
         }
@@ -120,6 +202,30 @@ mod tests {
         }
         assert!(with_token("grpcs://buildgrid.example:443").dial().is_ok());
         assert!(ep("grpc://192.0.2.7:50051").dial().is_ok(), "no token, no objection");
+        let mut with_header = ep("grpc://192.0.2.7:50051");
+        with_header.headers.push(Header::try_from("x-buildbuddy-api-key=$BB_KEY".to_string()).unwrap());
+        assert!(with_header.dial().unwrap_err().to_string().contains("clear text"));
+    }
+
+    #[test]
+    fn headers_are_read_when_used_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "s3cret-from-file\n").unwrap();
+        let h = |s: &str| Header::try_from(s.to_string());
+        let given = h("X-EngFlow-Auth-Method=jwt-v0").unwrap();
+        assert_eq!((given.name.as_str(), given.value().unwrap().as_str()), ("x-engflow-auth-method", "jwt-v0"));
+        let file = h(&format!("x-buildbuddy-api-key=@{}", key.display())).unwrap();
+        assert_eq!(file.value().unwrap(), "s3cret-from-file");
+        std::env::set_var("THINDIST_TEST_HEADER_VALUE", "s3cret-from-env");
+        assert_eq!(h("x-engflow-auth-token=$THINDIST_TEST_HEADER_VALUE").unwrap().value().unwrap(), "s3cret-from-env");
+        assert!(h("x-token=$THINDIST_TEST_NO_SUCH_VARIABLE").unwrap().value().is_err());
+        let shown =
+            format!("{:?}", Endpoint { url: "grpcs://h:1".into(), headers: vec![given, file], ..Default::default() });
+        assert!(!shown.contains("jwt-v0") && !shown.contains("s3cret"), "{shown}");
+        assert!(h("novalue").is_err() && h("=x").is_err() && h("x-data-bin=1").is_err());
+        let written: String = h("x-a=@/k").unwrap().into();
+        assert_eq!(written, "x-a=@/k", "kept as its source, never as the file's value");
     }
 
     #[test]
