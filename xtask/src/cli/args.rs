@@ -155,6 +155,10 @@ pub struct RemoteArgs {
     /// engines want: `x-buildbuddy-api-key=@~/.buildbuddy-key`. Never shown.
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_header)]
     pub remote_header: Vec<Header>,
+    /// A credential helper, as Bazel's: run as `<helper> get` with the engine's
+    /// URL on its input, it prints the headers to send and when they expire.
+    #[arg(long, value_name = "PROGRAM")]
+    pub remote_credential_helper: Option<PathBuf>,
 }
 
 fn parse_header(s: &str) -> Result<Header, String> {
@@ -185,7 +189,8 @@ impl RemoteArgs {
                     || self.remote_fallback
                     || self.remote_front_ends
                     || !self.remote_platform.is_empty()
-                    || !self.remote_header.is_empty();
+                    || !self.remote_header.is_empty()
+                    || self.remote_credential_helper.is_some();
                 if given {
                     anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
                 }
@@ -205,6 +210,7 @@ impl RemoteArgs {
         set(&mut ep.key, &self.remote_key);
         set(&mut ep.token_file, &self.remote_token_file);
         ep.headers.extend(self.remote_header.iter().cloned());
+        set(&mut ep.credential_helper, &self.remote_credential_helper);
         ep.dial()?;
         Ok(Some(RemoteSpec {
             endpoint: ep,

@@ -21,16 +21,18 @@ pub struct Cmd {
     argv: Vec<String>,
     env: Vec<(String, String)>,
     dir: Option<PathBuf>,
+    /// What the child reads on its standard input (none: /dev/null).
+    input: Option<Vec<u8>>,
 }
 
 impl Cmd {
     pub fn new(program: impl AsRef<Path>) -> Self {
-        Self { argv: vec![program.as_ref().display().to_string()], env: Vec::new(), dir: None }
+        Self { argv: vec![program.as_ref().display().to_string()], env: Vec::new(), dir: None, input: None }
     }
 
     /// From a whole command line (program first).
     pub fn from_argv(argv: &[String]) -> Self {
-        Self { argv: argv.to_vec(), env: Vec::new(), dir: None }
+        Self { argv: argv.to_vec(), env: Vec::new(), dir: None, input: None }
     }
 
     pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
@@ -50,6 +52,12 @@ impl Cmd {
 
     pub fn envs(mut self, vars: &[(String, String)]) -> Self {
         self.env.extend_from_slice(vars);
+        self
+    }
+
+    /// Gives the child these bytes on its standard input (for commands that run to completion).
+    pub fn input(mut self, bytes: Vec<u8>) -> Self {
+        self.input = Some(bytes);
         self
     }
 
@@ -100,9 +108,14 @@ impl Cmd {
         if own_group {
             child::own_group(&mut c);
         }
-        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let stdin = if self.input.is_some() { Stdio::piped() } else { Stdio::null() };
+        c.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
         let what = self.display();
-        let (child, guard) = interrupt::start(&what, own_group, || c.spawn())?;
+        let (mut child, guard) = interrupt::start(&what, own_group, || c.spawn())?;
+        if let (Some(bytes), Some(mut pipe)) = (self.input.clone(), child.stdin.take()) {
+            // From a thread: a child that writes before it reads all cannot block us.
+            std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &bytes));
+        }
         let out = child.wait_with_output().with_context(|| format!("cannot run `{what}`"))?;
         guard.check(&what)?;
         Ok(out)

@@ -25,6 +25,7 @@ use tonic::metadata::{Ascii, Binary, MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use tonic::{Code, Request, Status, Streaming};
 
+use crate::remote::credentials;
 use crate::remote::digest;
 use crate::remote::endpoint::Endpoint;
 use crate::remote::input_root::Blobs;
@@ -131,14 +132,17 @@ impl Client {
             Some(t) => Some(format!("Bearer {t}").parse().context("the token is not a valid header value")?),
             None => None,
         };
+        let mut given: Vec<(String, String)> =
+            ep.headers.iter().map(|h| Ok((h.name.clone(), h.value()?))).collect::<Result<_>>()?;
+        if let Some(helper) = &ep.credential_helper {
+            given.extend(credentials::headers(helper, &ep.url)?);
+        }
         let mut headers = Vec::new();
-        for h in &ep.headers {
-            let key = MetadataKey::from_bytes(h.name.as_bytes())
-                .with_context(|| format!("`{}` is not a header name", h.name))?;
-            let value = h
-                .value()?
-                .parse()
-                .with_context(|| format!("the value of header {} is not a valid header value", h.name))?;
+        for (name, value) in given {
+            let key =
+                MetadataKey::from_bytes(name.as_bytes()).with_context(|| format!("`{name}` is not a header name"))?;
+            let value =
+                value.parse().with_context(|| format!("the value of header {name} is not a valid header value"))?;
             headers.push((key, value));
         }
         let channel = builder

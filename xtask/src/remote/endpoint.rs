@@ -29,6 +29,9 @@ pub struct Endpoint {
     /// Headers every call carries (`--remote-header`).
     #[serde(default)]
     pub headers: Vec<Header>,
+    /// A program whose answer gives more headers (Bazel's credential helper protocol).
+    #[serde(default)]
+    pub credential_helper: Option<PathBuf>,
 }
 
 /// A header every call to the engine carries: hosted engines authenticate
@@ -114,7 +117,7 @@ impl Endpoint {
     pub fn from_state(state: &State) -> Result<Option<Self>> {
         state.section("remote").with_context(|| {
             format!(
-                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file, headers",
+                "[remote] in {} is not valid: keys are url, instance, ca, cert, key, token_file, headers, credential_helper",
                 state.path().display()
             )
         })
@@ -140,7 +143,8 @@ impl Endpoint {
             bail!("--remote-cert and --remote-key go together");
         }
         let token = self.token_file.is_some() || std::env::var(TOKEN_ENV).is_ok_and(|t| !t.trim().is_empty());
-        if !tls && (token || !self.headers.is_empty()) && !is_loopback(rest) {
+        let credentials = token || !self.headers.is_empty() || self.credential_helper.is_some();
+        if !tls && credentials && !is_loopback(rest) {
             bail!(
                 "remote `{}`: a token or header would cross the network in clear text over grpc://; use grpcs:// (TLS), or a loopback address",
                 self.url

@@ -5,6 +5,7 @@
 //! launcher's (`launcher::plan`).
 
 pub mod client;
+pub mod credentials;
 pub mod digest;
 pub mod endpoint;
 pub mod engine;
