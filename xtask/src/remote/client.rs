@@ -105,6 +105,10 @@ impl Client {
                     tokio::time::sleep(policy.delay(attempt, None)).await;
                     attempt += 1;
                 }
+                Err(e) if attempt > 1 => {
+                    let spent = started.elapsed().as_secs_f64();
+                    return Err(e.context(format!("still failed after {attempt} tries over {spent:.0} s")));
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -380,6 +384,8 @@ impl Client {
         // WaitExecution calls that failed in a row on the same operation.
         let mut waits_failed = 0;
         loop {
+            // This round follows an operation the engine started earlier.
+            let waiting = operation.is_some();
             let opened = match &operation {
                 None => self.open_execute(action, skip_cache_lookup, timeout).await,
                 Some(name) => self.open_wait(name, timeout).await,
@@ -392,8 +398,8 @@ impl Client {
                 },
                 Err(s) => s,
             };
-            waits_failed = if operation.is_some() { waits_failed + 1 } else { 0 };
-            if operation.is_some() && (!retry::retryable(&failed) || waits_failed > 2) {
+            waits_failed = if waiting { waits_failed + 1 } else { 0 };
+            if waiting && (!retry::retryable(&failed) || waits_failed > 2) {
                 // WaitExecution refused, or failing again and again: the engine
                 // forgot the operation (a restart: NOT_FOUND), or does not follow
                 // operations. Run the action again.
