@@ -249,7 +249,10 @@ fn metadata(cfg: &LaunchConfig, p: &Prepared) -> RequestMetadata {
 /// second time, that is the error.
 pub async fn run(cfg: &LaunchConfig, p: &Prepared) -> Result<Outcome> {
     let ep = cfg.endpoint.as_ref().context("no remote engine configured")?;
-    let client = Client::connect(ep, cfg.max_batch, Policy::default()).await?.with_metadata(&metadata(cfg, p));
+    // With the fallback a job that cannot reach the engine runs here: it
+    // waits seconds for the engine, not the minute a build without it does.
+    let policy = if cfg.fallback { Policy::quick() } else { Policy::default() };
+    let client = Client::connect(ep, cfg.max_batch, policy).await?.with_metadata(&metadata(cfg, p));
     match attempt(cfg, &client, p, cfg.no_cache).await {
         Err(e) if matches!(e.downcast_ref::<NoRoom>(), Some(NoRoom::Lost(_))) => {
             super::say(&format!("warning: {e:#}; sending the inputs again"));
