@@ -150,6 +150,10 @@ pub struct RemoteArgs {
     /// --remote-platform container-image=docker://…`.
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_property)]
     pub remote_platform: Vec<(String, String)>,
+    /// Ask for workers that advertise this very compiler: the platform property
+    /// `thindist-toolchain=<its digest>` (`cargo xtask remote toolchain` prints it for a worker's config).
+    #[arg(long)]
+    pub remote_toolchain_property: bool,
     /// A header every call to the engine carries (repeatable): NAME=VALUE,
     /// NAME=@FILE (the file's content) or NAME=$VAR (a variable's), as hosted
     /// engines want: `x-buildbuddy-api-key=@~/.buildbuddy-key`. Never shown.
@@ -190,7 +194,8 @@ impl RemoteArgs {
                     || self.remote_front_ends
                     || !self.remote_platform.is_empty()
                     || !self.remote_header.is_empty()
-                    || self.remote_credential_helper.is_some();
+                    || self.remote_credential_helper.is_some()
+                    || self.remote_toolchain_property;
                 if given {
                     anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
                 }
@@ -219,6 +224,7 @@ impl RemoteArgs {
             front_ends: self.remote_front_ends,
             salt: String::new(),
             platform: self.remote_platform.clone(),
+            route_by_toolchain: self.remote_toolchain_property,
         }))
     }
 }

@@ -17,6 +17,13 @@ pub enum Remote {
     Status,
     /// Stop the engine (its CAS and action cache stay on disk).
     Stop,
+    /// Print the platform property a worker with this machine's compiler
+    /// advertises, for `--remote-toolchain-property` to route jobs to it.
+    Toolchain {
+        /// kbuild's LLVM= (default: the newest clang-N on PATH).
+        #[arg(long, allow_hyphen_values = true)]
+        llvm: Option<String>,
+    },
 }
 
 pub fn run(cmd: &Remote, global: &crate::cli::args::Global) -> Result<()> {
@@ -29,5 +36,11 @@ pub fn run(cmd: &Remote, global: &crate::cli::args::Global) -> Result<()> {
         }
         Remote::Status => engine::status().map(|_| ()),
         Remote::Stop => engine::stop(),
+        Remote::Toolchain { llvm } => {
+            let clang = crate::toolchain::Toolchain::select(llvm.as_deref())?.clang;
+            let compiler = crate::toolchain::identity::Compiler::identify(&clang)?;
+            println!("{}={}", crate::toolchain::identity::PROPERTY, compiler.property_value());
+            Ok(())
+        }
     }
 }

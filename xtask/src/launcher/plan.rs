@@ -10,7 +10,7 @@ use crate::launcher::config::LaunchConfig;
 use crate::launcher::record::{self, JobRecord};
 use crate::remote::endpoint::Endpoint;
 use crate::remote::engine::{self, Probe};
-use crate::toolchain::identity::Compiler;
+use crate::toolchain::identity::{self, Compiler};
 
 /// What a command was asked to do remotely.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +24,8 @@ pub struct RemoteSpec {
     pub salt: String,
     /// Platform properties the engine matches workers on (`--remote-platform KEY=VALUE`).
     pub platform: Vec<(String, String)>,
+    /// Ask for a worker that advertises this very compiler (`thindist-toolchain`).
+    pub route_by_toolchain: bool,
 }
 
 /// The launcher set up for one build.
@@ -46,6 +48,7 @@ impl Launch {
             );
         }
         let compiler = Compiler::identify(clang)?;
+        let platform = platform(spec, &compiler);
         let mut endpoint = Some(spec.endpoint.clone());
         let probe = match engine::probe(&spec.endpoint) {
             Ok(p) => p,
@@ -72,7 +75,7 @@ impl Launch {
                 compiler,
                 max_batch: probe.max_batch,
                 legacy_outputs: probe.legacy_outputs,
-                platform: spec.platform.clone(),
+                platform,
                 invocation: uuid::Uuid::new_v4().to_string(),
                 salt: spec.salt.clone(),
                 scans: spec.front_ends.then(crate::home::scans),
@@ -82,5 +85,38 @@ impl Launch {
 
     pub fn records_since(&self, start: f64) -> Vec<JobRecord> {
         record::read_all(&self.config.records).into_iter().filter(|r| r.start >= start).collect()
+    }
+}
+
+/// The properties asked for: the user's, and the compiler's own when routing by it.
+fn platform(spec: &RemoteSpec, compiler: &Compiler) -> Vec<(String, String)> {
+    let mut properties = spec.platform.clone();
+    if spec.route_by_toolchain {
+        properties.push((identity::PROPERTY.to_string(), compiler.property_value()));
+    }
+    properties
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routing_by_toolchain_adds_the_compilers_own_property() {
+        let compiler =
+            Compiler { path: "/usr/bin/clang-19".into(), id: format!("sha256:{} clang version 19", "ab".repeat(32)) };
+        let mut spec = RemoteSpec {
+            endpoint: Endpoint { url: "grpc://127.0.0.1:1".into(), ..Default::default() },
+            no_cache: false,
+            fallback: false,
+            front_ends: false,
+            salt: String::new(),
+            platform: vec![("OSFamily".into(), "linux".into())],
+            route_by_toolchain: false,
+        };
+        assert_eq!(platform(&spec, &compiler), [("OSFamily".to_string(), "linux".to_string())]);
+        spec.route_by_toolchain = true;
+        let asked = platform(&spec, &compiler);
+        assert_eq!(asked[1], ("thindist-toolchain".to_string(), "ab".repeat(16)));
     }
 }

@@ -24,6 +24,18 @@ pub struct Compiler {
     pub id: String,
 }
 
+/// The platform property a worker advertises for the compiler it has, and
+/// an action asks for with `--remote-toolchain-property`: only a worker with
+/// this very compiler takes the job.
+pub const PROPERTY: &str = "thindist-toolchain";
+
+impl Compiler {
+    /// The value of `PROPERTY` for this compiler: its digest, short.
+    pub fn property_value(&self) -> String {
+        self.id.trim_start_matches("sha256:").chars().take(32).collect()
+    }
+}
+
 /// Compilers identified by this process, by the path they were named by.
 static KNOWN: Mutex<BTreeMap<PathBuf, Compiler>> = Mutex::new(BTreeMap::new());
 
