@@ -148,8 +148,11 @@ pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
     xtask(&state, &["remote", "start", "--port", PORT]).ok()?;
     let child = xtask_command(&state, &args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let child = wait_for_natives(child, &args, &natives, before + 40)?;
+    let pid = engine_pid();
     // SAFETY: a signal to the engine's pid.
-    unsafe { libc::kill(engine_pid(), libc::SIGKILL) };
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // Until it has died, `remote start` would find it still running.
+    check(gone(pid, Duration::from_secs(10)), "the killed engine died")?;
     xtask(&state, &["remote", "start", "--port", PORT]).ok()?;
     finish(&args, child.wait_with_output().unwrap()).ok()?;
     let r = report(&json);
@@ -165,6 +168,22 @@ pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
         format!("remote {remote} hits {hits} before {before} of {total} ({retries} retries)"),
     )?;
     Ok(())
+}
+
+/// Whether process `pid` has died (gone, or a zombie) within `limit`.
+fn gone(pid: i32, limit: Duration) -> bool {
+    let started = Instant::now();
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        if stat.is_empty() || matches!(state, Some('Z' | 'X')) {
+            return true;
+        }
+        if started.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Waits until the build has `count` natives, failing when it ends first.
