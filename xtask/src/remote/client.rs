@@ -68,6 +68,13 @@ fn is_missing(code: i32) -> bool {
     code == Code::FailedPrecondition as i32 || code == Code::NotFound as i32
 }
 
+/// An action's failure that says its inputs are gone: REAPI's codes, or
+/// buildbox's runner failing to stage an input tree the CAS evicted
+/// (INTERNAL, "Tree is not completely available from LocalCAS").
+fn inputs_missing(code: i32, message: &str) -> bool {
+    is_missing(code) || message.contains("not completely available") || message.contains("Blob not found")
+}
+
 #[derive(Clone)]
 pub struct Client {
     channel: Channel,
@@ -522,12 +529,14 @@ async fn follow(stream: &mut Streaming<Operation>, name: &mut Option<String>) ->
 fn finished(op: Operation) -> Result<ExecuteResponse> {
     let resp = match op.result {
         Some(operation::Result::Response(any)) => ExecuteResponse::decode(any.value.as_slice())?,
-        Some(operation::Result::Error(s)) if is_missing(s.code) => return Err(NoRoom::Lost(s.message).into()),
+        Some(operation::Result::Error(s)) if inputs_missing(s.code, &s.message) => {
+            return Err(NoRoom::Lost(s.message).into())
+        }
         Some(operation::Result::Error(s)) => bail!("the engine failed the action: {} (code {})", s.message, s.code),
         None => bail!("the engine finished the action without a result"),
     };
     if let Some(s) = resp.status.as_ref().filter(|s| s.code != 0) {
-        if is_missing(s.code) {
+        if inputs_missing(s.code, &s.message) {
             return Err(NoRoom::Lost(s.message.clone()).into());
         }
         bail!("the engine could not run the action: {} (code {})", s.message, s.code);
@@ -566,6 +575,15 @@ fn batch_limit(caps: &ServerCapabilities) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_engine_that_could_not_stage_its_inputs_lost_them() {
+        assert!(inputs_missing(Code::FailedPrecondition as i32, "missing blobs"));
+        let staging =
+            "execute() threw: Error staging \"c00b/77\" into \"\": \"Tree is not completely available from LocalCAS.\"";
+        assert!(inputs_missing(Code::Internal as i32, staging));
+        assert!(!inputs_missing(Code::Internal as i32, "Unsupported OSFamily \"plan9\""));
+    }
 
     #[test]
     fn a_blob_that_does_not_match_its_digest_is_refused() {
