@@ -112,10 +112,7 @@ impl Client {
                     tokio::time::sleep(policy.delay(attempt, None)).await;
                     attempt += 1;
                 }
-                Err(e) if attempt > 1 => {
-                    let spent = started.elapsed().as_secs_f64();
-                    return Err(e.context(format!("still failed after {attempt} tries over {spent:.0} s")));
-                }
+                Err(e) if attempt > 1 => return Err(e.context(gave_up("connecting", &ep.url, attempt, started))),
                 Err(e) => return Err(e),
             }
         }
@@ -221,13 +218,7 @@ impl Client {
                     attempt += 1;
                 }
                 Err(s) if retry::retryable(&s) => {
-                    let spent = started.elapsed().as_secs_f64();
-                    return Err(s).with_context(|| {
-                        format!(
-                            "{what}: the engine at {} still failed after {attempt} tries over {spent:.0} s",
-                            self.url
-                        )
-                    });
+                    return Err(s).with_context(|| gave_up(what, &self.url, attempt, started));
                 }
                 Err(s) => return Err(s).context(what.to_string()),
             }
@@ -418,10 +409,7 @@ impl Client {
                 return Err(failed).context("Execute");
             }
             if !self.policy.again(attempt, started.elapsed()) {
-                let spent = started.elapsed().as_secs_f64();
-                return Err(failed).with_context(|| {
-                    format!("Execute: the engine at {} still failed after {attempt} tries over {spent:.0} s", self.url)
-                });
+                return Err(failed).with_context(|| gave_up("Execute", &self.url, attempt, started));
             }
             tokio::time::sleep(self.policy.delay(attempt, retry::asked_delay(&failed))).await;
             self.retries.fetch_add(1, Ordering::Relaxed);
@@ -510,6 +498,12 @@ impl Client {
         }
         Ok(data)
     }
+}
+
+/// Why a call stopped being retried: the call, the engine, the tries and the time.
+fn gave_up(what: &str, url: &str, attempt: u32, started: Instant) -> String {
+    let spent = started.elapsed().as_secs_f64();
+    format!("{what}: the engine at {url} still failed after {attempt} tries over {spent:.0} s")
 }
 
 /// Reads an operation's stream until it is done; keeps its name for WaitExecution.
