@@ -11,6 +11,8 @@
 //! - `cache/`: what the tool keeps under its cache, and the limits on it.
 //! - `kbuild/`: architectures, layouts, Kconfig, the session, make and its stages, a build's outputs.
 //! - `launcher/`: the compiler launcher make runs as `CC=`, and a build's plan for it.
+//! - `cluster/`: a multi-worker deployment on this machine (BuildGrid, PostgreSQL, workers in
+//!   network namespaces, the project's Remote Workers API bot).
 //! - `remote/`: a REAPI v2 client: endpoint, client, digests, input roots, the local engine.
 //! - `toolchain/`, `tree/`, `deps/`: LLVM and the compiler's identity; the kernel tree and the
 //!   state file; the packages the project needs.
@@ -19,6 +21,7 @@
 pub mod cache;
 pub mod checks;
 pub mod cli;
+pub mod cluster;
 pub mod deps;
 pub mod exec;
 pub mod files;

@@ -169,7 +169,7 @@ fn parse_header(s: &str) -> Result<Header, String> {
     Header::try_from(s.to_string())
 }
 
-fn parse_property(s: &str) -> Result<(String, String), String> {
+pub fn parse_property(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("`{s}` is not KEY=VALUE (a platform property such as OSFamily=Linux)")),

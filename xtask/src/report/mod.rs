@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod cache;
+pub mod cluster;
 pub mod compare;
 pub mod machine;
 pub mod progress;

@@ -148,7 +148,7 @@ pub fn resolve(name: &Path) -> Result<PathBuf> {
     if name.components().count() > 1 {
         return Ok(std::path::absolute(name)?);
     }
-    toolchain::which(&name.to_string_lossy()).with_context(|| format!("`{}` is not on PATH", name.display()))
+    crate::exec::which(&name.to_string_lossy()).with_context(|| format!("`{}` is not on PATH", name.display()))
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The LLVM toolchain: choosing it in kbuild's own `LLVM=` terms, finding
-//! programs on PATH, and the compiler's identity (`identity`). Below both
+//! its programs on PATH, and the compiler's identity (`identity`). Below both
 //! kbuild and the REAPI client, which each look tools up.
 
 pub mod identity;
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::exec::Cmd;
+use crate::exec::{path_dirs, which, Cmd};
 
 #[derive(Debug, Clone)]
 pub struct Toolchain {
@@ -85,15 +85,6 @@ pub fn llvm_major(line: &str, marker: &str) -> Option<u32> {
 pub fn first_line(tool: &Path, arg: &str) -> String {
     let out = Cmd::new(tool).arg(arg).read_any().unwrap_or_default();
     out.lines().next().unwrap_or_default().to_string()
-}
-
-fn path_dirs() -> Vec<PathBuf> {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default()
-}
-
-/// A command name as the shell would find it on PATH.
-pub fn which(name: &str) -> Option<PathBuf> {
-    path_dirs().into_iter().map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 /// The highest N with both clang-N and ld.lld-N on PATH.
