@@ -6,6 +6,7 @@ mod boot_cases;
 mod build_cases;
 mod cache_cases;
 mod clean_cases;
+mod cluster_cases;
 mod compare_cases;
 mod fixtures;
 mod modules_cases;
@@ -90,6 +91,7 @@ fn main() {
         ("remote::platform_reaches_the_worker", remote_cases::platform_reaches_the_worker),
         ("remote::engine_without_room_is_named", remote_cases::engine_without_room_is_named),
         ("remote::engine_stops", remote_cases::engine_stops),
+        ("cluster::builds_like_local_and_goes_down", cluster_cases::builds_like_local_and_goes_down),
     ];
     // Slower variants: run by `cargo xtask test --long` (libtest's --include-ignored), not in CI,
     // each a second case of a feature CI covers once.
@@ -113,6 +115,11 @@ fn main() {
         // compiles go to the engine in small trees (front_end_inputs_are_exact, …_scans_…).
         ("remote::front_ends_on_the_engine", remote_cases::front_ends_on_the_engine),
         ("remote::warm_build_is_all_hits", remote_cases::warm_build_is_all_hits),
+        // The cluster's failure paths, each on the cluster build CI makes: a build of some
+        // minutes apiece (CI builds on the cluster once).
+        ("cluster::survives_a_scheduler_restart", cluster_cases::survives_a_scheduler_restart),
+        ("cluster::survives_a_lost_worker", cluster_cases::survives_a_lost_worker),
+        ("cluster::emptied_cas_executes_again", cluster_cases::emptied_cas_executes_again),
     ];
     let trial = |(name, f): Case| Trial::test(name, move || support::run_case(f));
     let trials =

@@ -43,16 +43,16 @@ fn engine_pid() -> i32 {
     v["pid"].as_i64().unwrap() as i32
 }
 
-fn report(json: &Path) -> Value {
+pub fn report(json: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
-fn backend(report: &Value, place: &str) -> u64 {
+pub fn backend(report: &Value, place: &str) -> u64 {
     report["remote"]["backend"][place].as_u64().unwrap_or(0)
 }
 
 /// Every file under `dir` whose name ends with `suffix`, relative to `dir`.
-fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -74,7 +74,7 @@ fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 
 /// An emptied fixture out dir and its report's path, the report of an
 /// earlier run removed (a later case must not read it as this run's).
-fn fresh_out(name: &str) -> (PathBuf, PathBuf) {
+pub fn fresh_out(name: &str) -> (PathBuf, PathBuf) {
     let out = out_dir(name);
     let _ = std::fs::remove_dir_all(&out);
     let json = out.with_extension("json");
@@ -171,7 +171,7 @@ pub fn engine_killed_mid_build_then_rerun_completes() -> Result {
 }
 
 /// Whether process `pid` has died (gone, or a zombie) within `limit`.
-fn gone(pid: i32, limit: Duration) -> bool {
+pub fn gone(pid: i32, limit: Duration) -> bool {
     let started = Instant::now();
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -187,7 +187,7 @@ fn gone(pid: i32, limit: Duration) -> bool {
 }
 
 /// Waits until the build has `count` natives, failing when it ends first.
-fn wait_for_natives(
+pub fn wait_for_natives(
     mut child: std::process::Child,
     args: &[&str],
     natives: &dyn Fn() -> usize,
@@ -226,32 +226,38 @@ pub fn natives_match_a_local_build() -> Result {
     let modules = r["validation"]["counts"]["module native"].as_u64().unwrap_or(0);
     check(r["result"] == "ok" && modules == 8, format!("result {}, module natives {modules}", r["result"]))?;
     check(backend(&r, "local") == 0, format!("every back-end job on the engine: {}", r["remote"]))?;
-    let natives = files_ending(&local.out, ".o_thinlto_native");
+    same_natives(&local.out, &remote)
+}
+
+/// The natives a remote build made equal the local build's, byte for byte:
+/// vmlinux's natives of IR objects, the configfs module's natives and every `.ko`.
+pub fn same_natives(local: &Path, remote: &Path) -> Result {
+    let natives = files_ending(&local, ".o_thinlto_native");
     check(natives == files_ending(&remote, ".o_thinlto_native"), "the same natives exist")?;
     // The engine's: those of IR objects. A non-IR object's native is its copy, made here
     // (usr/initramfs_data.o embeds the build's initramfs, whose cpio holds the build's time).
     let is_ir = |native: &PathBuf| {
         let object = native.to_string_lossy().trim_end_matches("_thinlto_native").to_string();
-        std::fs::read(local.out.join(object)).is_ok_and(|b| b.starts_with(b"BC\xC0\xDE"))
+        std::fs::read(local.join(object)).is_ok_and(|b| b.starts_with(b"BC\xC0\xDE"))
     };
     let mut names: Vec<PathBuf> = natives.into_iter().filter(is_ir).collect();
     check(names.len() > 100, format!("{} natives of IR objects", names.len()))?;
     let configfs = Path::new("fs/configfs/configfs.thinlto");
     let module_natives: Vec<PathBuf> =
-        files_ending(&local.out.join(configfs), ".o").iter().map(|n| configfs.join(n)).collect();
-    let kos = files_ending(&local.out, ".ko");
+        files_ending(&local.join(configfs), ".o").iter().map(|n| configfs.join(n)).collect();
+    let kos = files_ending(&local, ".ko");
     check(
         kos.len() == 3 && module_natives.len() == 6,
         format!("3 modules and 6 natives of configfs: {kos:?} {module_natives:?}"),
     )?;
     names.extend(kos.into_iter().chain(module_natives));
     let differ: Vec<&PathBuf> =
-        names.iter().filter(|n| std::fs::read(local.out.join(n)).ok() != std::fs::read(remote.join(n)).ok()).collect();
+        names.iter().filter(|n| std::fs::read(local.join(n)).ok() != std::fs::read(remote.join(n)).ok()).collect();
     check(differ.is_empty(), format!("{} differ from the local build, e.g. {:?}", differ.len(), differ.first()))?;
     Ok(())
 }
 
-fn frontend(report: &Value, place: &str) -> u64 {
+pub fn frontend(report: &Value, place: &str) -> u64 {
     report["remote"]["frontend"][place].as_u64().unwrap_or(0)
 }
 
