@@ -44,7 +44,13 @@ impl Drop for Up {
 }
 
 /// `build` of the x86_64 fixture's config on the cluster.
-fn cluster_args<'a>(out: &'a Path, json: &'a Path, fragments: &'a [String], url: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+fn cluster_args<'a>(
+    out: &'a Path,
+    json: &'a Path,
+    fragments: &'a [String],
+    url: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec!["build", "--arch", "x86_64", "--out", out.to_str().unwrap(), "--json", json.to_str().unwrap()];
     args.extend(fragments.iter().map(String::as_str));
     args.extend(["--remote", url]);
@@ -97,7 +103,13 @@ const BUILD: &str = "612-x86_64-remote";
 
 /// Removes the natives of build `name` and builds them again on the cluster
 /// (with `extra`); `fault` runs once 150 natives are back.
-fn rebuild_back_ends(state: &Path, up: &Up, name: &str, extra: &[&str], fault: impl FnOnce() -> Result) -> Result<Value> {
+fn rebuild_back_ends(
+    state: &Path,
+    up: &Up,
+    name: &str,
+    extra: &[&str],
+    fault: impl FnOnce() -> Result,
+) -> Result<Value> {
     let out = out_dir(name);
     check(out.join("vmlinux").exists(), format!("build {name} exists (made by an earlier case)"))?;
     for native in files_ending(&out, ".o_thinlto_native") {
@@ -169,7 +181,8 @@ pub fn emptied_cas_executes_again() -> Result {
     same_natives(&local.out, &out)?;
     let cas = up.record.scheduler_cas();
     // BuildGrid's disk storage: a file per blob under objects/<2 hex>/, the directories made once.
-    let blobs: Vec<PathBuf> = files_ending(&cas, "").into_iter().filter(|p| p.to_string_lossy().contains("objects/")).collect();
+    let blobs: Vec<PathBuf> =
+        files_ending(&cas, "").into_iter().filter(|p| p.to_string_lossy().contains("objects/")).collect();
     check(blobs.len() > 1000, format!("{} held {} blobs", cas.display(), blobs.len()))?;
     for b in &blobs {
         std::fs::remove_file(cas.join(b)).unwrap();

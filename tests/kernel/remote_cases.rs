@@ -232,8 +232,8 @@ pub fn natives_match_a_local_build() -> Result {
 /// The natives a remote build made equal the local build's, byte for byte:
 /// vmlinux's natives of IR objects, the configfs module's natives and every `.ko`.
 pub fn same_natives(local: &Path, remote: &Path) -> Result {
-    let natives = files_ending(&local, ".o_thinlto_native");
-    check(natives == files_ending(&remote, ".o_thinlto_native"), "the same natives exist")?;
+    let natives = files_ending(local, ".o_thinlto_native");
+    check(natives == files_ending(remote, ".o_thinlto_native"), "the same natives exist")?;
     // The engine's: those of IR objects. A non-IR object's native is its copy, made here
     // (usr/initramfs_data.o embeds the build's initramfs, whose cpio holds the build's time).
     let is_ir = |native: &PathBuf| {
@@ -245,7 +245,7 @@ pub fn same_natives(local: &Path, remote: &Path) -> Result {
     let configfs = Path::new("fs/configfs/configfs.thinlto");
     let module_natives: Vec<PathBuf> =
         files_ending(&local.join(configfs), ".o").iter().map(|n| configfs.join(n)).collect();
-    let kos = files_ending(&local, ".ko");
+    let kos = files_ending(local, ".ko");
     check(
         kos.len() == 3 && module_natives.len() == 6,
         format!("3 modules and 6 natives of configfs: {kos:?} {module_natives:?}"),

@@ -100,13 +100,15 @@ pub fn run(cmd: &Remote, global: &crate::cli::args::Global) -> Result<()> {
             Ok(())
         }
         Remote::Cluster(c) => cluster(c, global),
-        Remote::Worker { scheduler, casd, bot_id, dir, property } => crate::cluster::worker::run(crate::cluster::worker::Config {
-            scheduler: scheduler.clone(),
-            casd: casd.clone(),
-            bot_id: bot_id.clone(),
-            properties: property.clone(),
-            dir: dir.clone(),
-        }),
+        Remote::Worker { scheduler, casd, bot_id, dir, property } => {
+            crate::cluster::worker::run(crate::cluster::worker::Config {
+                scheduler: scheduler.clone(),
+                casd: casd.clone(),
+                bot_id: bot_id.clone(),
+                properties: property.clone(),
+                dir: dir.clone(),
+            })
+        }
     }
 }
 

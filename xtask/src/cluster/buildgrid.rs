@@ -37,7 +37,8 @@ impl BuildGrid {
     /// Starts the server; returns its pid once it answers at `url`.
     pub fn start(&self, url: &str, log: &Path) -> Result<u32> {
         let file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-        let pid = Cmd::new(&self.bgd).args(["server", "start"]).arg(self.config.display().to_string()).spawn_daemon(file)?;
+        let pid =
+            Cmd::new(&self.bgd).args(["server", "start"]).arg(self.config.display().to_string()).spawn_daemon(file)?;
         let ep = Endpoint { url: url.to_string(), ..Default::default() };
         let started = Instant::now();
         loop {
@@ -88,10 +89,14 @@ schedulers:
     storage: *cas
     action-cache: *ac
     bot-session-keepalive-timeout: {BOT_KEEPALIVE_S}
-    # A kernel's back-end jobs take a second or two: the default 1 s polls
-    # of job and bot changes would double that.
-    poll-interval: 0.05
-    bot-poll-interval: 0.05
+    # A kernel's back-end jobs take about a second. With the default assigner
+    # (a pass every 1 s, jittered) each waited about as long again for a
+    # worker; with proactive fetching a worker reporting a finished lease gets
+    # the next job in the same call. BuildGrid then answers an idle worker at
+    # once instead of holding its call: the worker paces itself (`worker.rs`).
+    assigners:
+      - !priority-age-assigner
+        interval: 0.05
     proactive-fetch-to-capacity: true
     property-set: !dynamic-property-set
       match-property-keys: [OSFamily, ISA, {PROPERTY}]

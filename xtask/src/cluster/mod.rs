@@ -101,9 +101,7 @@ impl Cluster {
 /// The cluster `up` left, if any (running or not).
 pub fn recorded() -> Result<Option<Cluster>> {
     match std::fs::read_to_string(record_file()) {
-        Ok(t) => Ok(Some(
-            serde_json::from_str(&t).with_context(|| format!("{} is damaged", record_file().display()))?,
-        )),
+        Ok(t) => Ok(Some(serde_json::from_str(&t).with_context(|| format!("{} is damaged", record_file().display()))?)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).context("cannot read the cluster record"),
     }
@@ -232,7 +230,11 @@ fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, qu
     let bot_pid = net.inside(n, &bot).spawn_daemon(log("worker.log")?)?;
     c.workers.last_mut().expect("pushed").bot = Some(bot_pid);
     c.save()?;
-    println!("cluster: worker {n} at {} (namespace {}, casd and bot pids {casd_pid}, {bot_pid})", net.worker_addr(n), net.namespace(n));
+    println!(
+        "cluster: worker {n} at {} (namespace {}, casd and bot pids {casd_pid}, {bot_pid})",
+        net.worker_addr(n),
+        net.namespace(n)
+    );
     Ok(())
 }
 

@@ -94,10 +94,7 @@ impl Net {
     pub fn namespaces(&self) -> Vec<usize> {
         let listed = ip(&["netns", "list"]).read().unwrap_or_default();
         let prefix = format!("thindist-{}-w", self.id);
-        listed
-            .lines()
-            .filter_map(|l| l.split_whitespace().next()?.strip_prefix(&prefix)?.parse().ok())
-            .collect()
+        listed.lines().filter_map(|l| l.split_whitespace().next()?.strip_prefix(&prefix)?.parse().ok()).collect()
     }
 }
 

@@ -37,7 +37,16 @@ impl Postgres {
         }
         let top = self.data.parent().context("data directory at /")?;
         as_user(Cmd::new(bin.join("initdb")))
-            .args(["-D", &self.data.display().to_string(), "-U", ROLE, "--auth=trust", "-E", "UTF8", "--no-instructions"])
+            .args([
+                "-D",
+                &self.data.display().to_string(),
+                "-U",
+                ROLE,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-instructions",
+            ])
             .current_dir(top)
             .run_quiet()
             .context("initdb failed")?;
@@ -74,9 +83,9 @@ fn postgres_user() -> Option<(u32, u32)> {
 
 fn as_user(cmd: Cmd) -> Cmd {
     match postgres_user() {
-        Some(_) => Cmd::new("setpriv")
-            .args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"])
-            .args(cmd.argv()),
+        Some(_) => {
+            Cmd::new("setpriv").args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).args(cmd.argv())
+        }
         None => cmd,
     }
 }

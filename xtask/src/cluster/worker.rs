@@ -33,6 +33,8 @@ const DIGEST_URL: &str = "type.googleapis.com/build.bazel.remote.execution.v2.Di
 const RESULT_URL: &str = "type.googleapis.com/build.bazel.remote.execution.v2.ActionResult";
 /// How long the scheduler may hold an UpdateBotSession open waiting for work.
 const POLL: Duration = Duration::from_secs(30);
+/// The least time between two calls of a worker that has no work.
+const IDLE: Duration = Duration::from_millis(250);
 /// A running lease is reported ACTIVE this often, well inside the
 /// scheduler's bot keepalive timeout.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -105,8 +107,16 @@ async fn serve(cfg: Config) -> Result<()> {
                 lease.status = Some(status);
                 lease.result = result;
             }
+            let asked = Instant::now();
             match update(&mut bots, &session, POLL).await {
-                Ok(next) => (session, failures) = (next, 0),
+                Ok(next) => {
+                    // An idle worker's call answered at once (BuildGrid with
+                    // proactive fetching holds none): call again only after IDLE.
+                    if next.leases.is_empty() && asked.elapsed() < IDLE {
+                        tokio::time::sleep(IDLE - asked.elapsed()).await;
+                    }
+                    (session, failures) = (next, 0)
+                }
                 Err(s) if retry::retryable(&s) || s.code() == Code::DeadlineExceeded => {
                     // The scheduler restarting: keep the session and what it
                     // has to report, and call again.
@@ -141,13 +151,14 @@ fn bot_session(cfg: &Config) -> BotSession {
 async fn create(bots: &mut BotsClient<Channel>, cfg: &Config) -> BotSession {
     let mut attempt = 0u32;
     loop {
-        let mut req = tonic::Request::new(CreateBotSessionRequest { parent: String::new(), bot_session: Some(bot_session(cfg)) });
+        let mut req =
+            tonic::Request::new(CreateBotSessionRequest { parent: String::new(), bot_session: Some(bot_session(cfg)) });
         req.set_timeout(POLL);
         match bots.create_bot_session(req).await {
             Ok(s) => return s.into_inner(),
             Err(e) => {
                 attempt += 1;
-                if attempt == 1 || attempt % 10 == 0 {
+                if attempt == 1 || attempt.is_multiple_of(10) {
                     println!("worker {}: cannot open a bot session yet ({})", cfg.bot_id, e.message());
                 }
                 tokio::time::sleep(Policy::default().delay(attempt.min(6), None)).await;
@@ -156,7 +167,11 @@ async fn create(bots: &mut BotsClient<Channel>, cfg: &Config) -> BotSession {
     }
 }
 
-async fn update(bots: &mut BotsClient<Channel>, session: &BotSession, wait: Duration) -> Result<BotSession, tonic::Status> {
+async fn update(
+    bots: &mut BotsClient<Channel>,
+    session: &BotSession,
+    wait: Duration,
+) -> Result<BotSession, tonic::Status> {
     let mut req = tonic::Request::new(UpdateBotSessionRequest {
         name: session.name.clone(),
         bot_session: Some(session.clone()),

@@ -281,7 +281,12 @@ fn plan() -> Result<Vec<Step>> {
         .iter()
         .filter(|(line, k)| k.suite.is_some() && !kernel_tarball(line).map(|p| p.is_file()).unwrap_or(false))
         .collect();
-    if base_missing.is_empty() && bpo_missing.is_empty() && downloads.is_empty() && !engine_missing && !scheduler_missing {
+    if base_missing.is_empty()
+        && bpo_missing.is_empty()
+        && downloads.is_empty()
+        && !engine_missing
+        && !scheduler_missing
+    {
         return Ok(steps);
     }
     let mirror = apt_sources::machine_mirror()?;

@@ -9,13 +9,6 @@ pub fn print(s: &Status) {
     println!("  database (PostgreSQL): {}", state(s.database));
     println!("  files: {}", s.dir.display());
     for w in &s.workers {
-        println!(
-            "  worker {} at {}: {}, {} jobs run ({} failed)",
-            w.n,
-            w.address,
-            state(w.running),
-            w.jobs,
-            w.failed
-        );
+        println!("  worker {} at {}: {}, {} jobs run ({} failed)", w.n, w.address, state(w.running), w.jobs, w.failed);
     }
 }
