@@ -134,3 +134,17 @@ fn cluster(cmd: &ClusterCmd, global: &crate::cli::args::Global) -> Result<()> {
         ClusterCmd::Down => cluster::down(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_property_names_its_worker() {
+        assert_eq!(parse_worker_property("2:pool=large"), Ok((2, "pool".into(), "large".into())));
+        assert_eq!(parse_worker_property("3:thindist-toolchain=ab=cd").unwrap().2, "ab=cd");
+        for bad in ["pool=large", "0:pool=large", "x:pool=large", "2:=large", "2:pool"] {
+            assert!(parse_worker_property(bad).unwrap_err().contains("N:KEY=VALUE"), "{bad}");
+        }
+    }
+}

@@ -117,3 +117,17 @@ thread-pool-size: 32
         cas = cas.display()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_matches_jobs_on_the_toolchain_and_assigns_quickly() {
+        let text = config("198.51.100.1:50071", "postgresql+psycopg://bgd@/postgres?host=/s", Path::new("/c"));
+        assert!(text.contains("address: \"198.51.100.1:50071\""));
+        assert!(text.contains(&format!("match-property-keys: [OSFamily, ISA, {PROPERTY}]")));
+        assert!(text.contains("interval: 0.05") && text.contains("proactive-fetch-to-capacity: true"));
+        assert!(text.contains(&format!("bot-session-keepalive-timeout: {BOT_KEEPALIVE_S}")));
+    }
+}

@@ -101,3 +101,20 @@ impl Net {
 fn ip(args: &[&str]) -> Cmd {
     Cmd::new("ip").args(args)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_the_kernels_limits_and_addresses_stay_in_the_subnet() {
+        let net = Net { id: "ffff".into(), subnet: "198.51.100".into() };
+        // IFNAMSIZ: 15 characters and the terminating NUL.
+        for name in [net.bridge(), net.veth(50)] {
+            assert!(name.len() <= 15, "{name}");
+        }
+        assert_eq!(net.scheduler_addr(), "198.51.100.1");
+        assert_eq!(net.worker_addr(1), "198.51.100.11");
+        assert_eq!(net.namespace(2), "thindist-ffff-w2");
+    }
+}

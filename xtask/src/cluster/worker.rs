@@ -276,3 +276,33 @@ fn status_of(e: &anyhow::Error) -> RpcStatus {
     };
     RpcStatus { code: code as i32, message: format!("{e:#}"), details: Vec::new() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_inputs_go_back_to_the_client_and_other_failures_to_another_worker() {
+        let lost = anyhow::Error::from(NoRoom::Lost("blob abc/1: not found".into()));
+        assert_eq!(status_of(&lost).code, Code::FailedPrecondition as i32);
+        let other = anyhow::anyhow!("the worker's casd returned no ActionResult");
+        let s = status_of(&other);
+        assert_eq!(s.code, Code::Internal as i32);
+        assert!(s.message.contains("no ActionResult"));
+    }
+
+    #[test]
+    fn the_session_advertises_its_properties_on_the_primary_device() {
+        let cfg = Config {
+            scheduler: "grpc://198.51.100.1:50071".into(),
+            casd: "grpc://127.0.0.1:50081".into(),
+            bot_id: "ab12-w1".into(),
+            properties: vec![("OSFamily".into(), "linux".into())],
+            dir: PathBuf::from("/nonexistent"),
+        };
+        let s = bot_session(&cfg);
+        let device = &s.worker.as_ref().unwrap().devices[0];
+        assert_eq!((s.bot_id.as_str(), s.status), ("ab12-w1", BotStatus::Ok as i32));
+        assert_eq!((device.properties[0].key.as_str(), device.properties[0].value.as_str()), ("OSFamily", "linux"));
+    }
+}
