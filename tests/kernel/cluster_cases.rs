@@ -35,6 +35,11 @@ impl Up {
         let _ = std::fs::remove_file(json);
         v
     }
+
+    /// The jobs each worker ran, by worker.
+    fn jobs(&self) -> Vec<u64> {
+        self.status()["workers"].as_array().unwrap().iter().map(|w| w["jobs"].as_u64().unwrap_or(0)).collect()
+    }
 }
 
 impl Drop for Up {
@@ -72,29 +77,76 @@ fn nothing_left(c: &Cluster) -> Result {
     check(!c.dir.exists() && !test_home().join("cluster.json").exists(), "its directory and record are gone")
 }
 
-/// Up with one command (two workers, and a third advertising another
-/// compiler's identity); the natives of the suite's remote build made again
-/// with every back-end job on the cluster, asking for this compiler
-/// (`--remote-toolchain-property`): the two workers ran them all, the third
-/// none; the natives equal the local build's; down leaves nothing.
+/// Up with one command (two workers, and a third with no compiler in its
+/// sandbox, advertising another compiler's identity and its own pool); the
+/// natives of the suite's remote build made again with every back-end job
+/// on the cluster, asking for this compiler (`--remote-toolchain-property`):
+/// the two workers ran them all, the third none; the natives equal the local
+/// build's. Then the third worker's own: a job naming the installed clang
+/// fails there, and with the compiler uploaded it makes the natives of
+/// `kernel/`, the local build's. Down leaves nothing.
 pub fn builds_like_local_and_goes_down() -> Result {
     let (_d, state) = setup_612()?;
     let local = kernel_612("x86_64")?;
     let other = format!("3:{}={}", xtask::toolchain::identity::PROPERTY, "0".repeat(32));
-    let up = Up::new(&state, &["--workers", "3", "--worker-property", &other])?;
+    let bare = ["--worker-without-compiler", "3", "--worker-property", BARE_POOL_OF_3];
+    let up = Up::new(&state, &[&["--workers", "3", "--worker-property", &other][..], &bare].concat())?;
     let s = up.status();
     check(s["scheduler"] == true && s["database"] == true, format!("status: {s}"))?;
     let r = rebuild_back_ends(&state, &up, BUILD, &["--remote-toolchain-property"], || Ok(()))?;
     check(backend(&r, "remote") > 500, format!("back-ends: {}", r["remote"]["backend"]))?;
-    let s = up.status();
-    let jobs: Vec<u64> = s["workers"].as_array().unwrap().iter().map(|w| w["jobs"].as_u64().unwrap_or(0)).collect();
+    let jobs = up.jobs();
     check(jobs.len() == 3 && jobs[0] > 100 && jobs[1] > 100, format!("jobs per worker: {jobs:?}"))?;
     check(jobs[2] == 0, format!("the worker with another compiler ran none: {jobs:?}"))?;
     check(jobs.iter().sum::<u64>() == backend(&r, "remote"), format!("{jobs:?} ran all of them"))?;
     same_natives(&local.out, &out_dir(BUILD))?;
+    let made = without_a_compiler(&state, &up, Some("kernel/"))?;
+    let after = up.jobs();
+    check(
+        after[..2] == jobs[..2] && after[2] >= made,
+        format!("worker 3 made the {made} natives: {jobs:?} → {after:?}"),
+    )?;
+    same_natives(&local.out, &out_dir(BUILD))?;
     let record = up.record.clone();
     drop(up);
     nothing_left(&record)
+}
+
+/// Worker 3's pool, which only it serves.
+const BARE_POOL_OF_3: &str = "3:Pool=bare";
+
+/// The natives of the suite's remote build under `dir` (all with None) made
+/// again on the worker without a compiler (its pool): first as a job naming
+/// the installed clang, which fails there, then with the compiler uploaded
+/// (`--remote-toolchain-upload`), every job there. The jobs made.
+fn without_a_compiler(state: &Path, up: &Up, dir: Option<&str>) -> Result<u64> {
+    let out = out_dir(BUILD);
+    let mine = |n: &PathBuf| dir.is_none_or(|d| n.starts_with(d));
+    let removed = files_ending(&out, ".o_thinlto_native").into_iter().filter(mine).count() as u64;
+    check(removed > 10, format!("{removed} natives under {dir:?}"))?;
+    let json = out.with_extension("bare.json");
+    let fragments = fixtures::fragments("x86_64");
+    let pool = ["--remote-platform", "Pool=bare"];
+    let remove = || {
+        files_ending(&out, ".o_thinlto_native").into_iter().filter(mine).for_each(|n| {
+            std::fs::remove_file(out.join(n)).unwrap();
+        })
+    };
+    remove();
+    let installed = cluster_args(&out, &json, &fragments, &up.record.url, &pool);
+    let failed = xtask(state, &installed);
+    check(failed.code != 0, "a job naming the installed clang cannot run where there is none")?;
+    check(failed.all().contains("clang"), format!("the failure names the compiler:\n{}", failed.all()))?;
+    remove();
+    let uploaded =
+        cluster_args(&out, &json, &fragments, &up.record.url, &[&pool[..], &["--remote-toolchain-upload"]].concat());
+    let run = xtask(state, &uploaded).ok()?;
+    check(run.stdout.contains("toolchain: "), format!("the upload is reported:\n{}", run.stdout))?;
+    let r = report(&json);
+    check(r["result"] == "ok" && backend(&r, "local") == 0, format!("{}: {}", r["result"], r["remote"]["backend"]))?;
+    let made = backend(&r, "remote");
+    check(made >= removed, format!("{made} jobs on the worker for {removed} natives"))?;
+    Ok(made)
 }
 
 /// The suite's remote build (remote::engine_killed_mid_build_then_rerun_completes),
@@ -196,4 +248,16 @@ pub fn emptied_cas_executes_again() -> Result {
     check(backend(&warm, "remote") > 500, format!("warm, executed again: {}", warm["remote"]["backend"]))?;
     let differ = natives.iter().filter(|(n, bytes)| std::fs::read(out.join(n)).ok().as_ref() != Some(bytes)).count();
     check(differ == 0, format!("{differ} natives executed again differ from the cold build's"))
+}
+
+/// Every back-end job of the build on the worker with no compiler in its
+/// sandbox, the compiler uploaded: the natives equal the local build's.
+pub fn builds_on_a_worker_without_a_compiler() -> Result {
+    let (_d, state) = setup_612()?;
+    let local = kernel_612("x86_64")?;
+    let up = Up::new(&state, &["--worker-without-compiler", "2", "--worker-property", "2:Pool=bare"])?;
+    let made = without_a_compiler(&state, &up, None)?;
+    let jobs = up.jobs();
+    check(made > 500 && jobs[0] == 0 && jobs[1] >= made, format!("{made} jobs; per worker {jobs:?}"))?;
+    same_natives(&local.out, &out_dir(BUILD))
 }

@@ -120,6 +120,7 @@ fn main() {
         ("cluster::survives_a_scheduler_restart", cluster_cases::survives_a_scheduler_restart),
         ("cluster::survives_a_lost_worker", cluster_cases::survives_a_lost_worker),
         ("cluster::emptied_cas_executes_again", cluster_cases::emptied_cas_executes_again),
+        ("cluster::builds_on_a_worker_without_a_compiler", cluster_cases::builds_on_a_worker_without_a_compiler),
     ];
     let trial = |(name, f): Case| Trial::test(name, move || support::run_case(f));
     let trials =

@@ -444,6 +444,7 @@ impl Launcher<'_> {
             platform: self.platform.clone(),
             invocation: "thindist-test".into(),
             legacy_outputs: false,
+            toolchain: None,
         };
         let (k, v) = cfg.to_env();
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));

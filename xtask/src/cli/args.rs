@@ -152,8 +152,13 @@ pub struct RemoteArgs {
     pub remote_platform: Vec<(String, String)>,
     /// Ask for workers that advertise this very compiler: the platform property
     /// `thindist-toolchain=<its digest>` (`cargo xtask remote toolchain` prints it for a worker's config).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "remote_toolchain_upload")]
     pub remote_toolchain_property: bool,
+    /// Send the compiler with every action: the driver, the libraries it
+    /// loads and its headers, as one shared subtree of the input root (sent
+    /// once), run from there; for workers with no LLVM installed.
+    #[arg(long)]
+    pub remote_toolchain_upload: bool,
     /// A header every call to the engine carries (repeatable): NAME=VALUE,
     /// NAME=@FILE (the file's content) or NAME=$VAR (a variable's), as hosted
     /// engines want: `x-buildbuddy-api-key=@~/.buildbuddy-key`. Never shown.
@@ -195,7 +200,8 @@ impl RemoteArgs {
                     || !self.remote_platform.is_empty()
                     || !self.remote_header.is_empty()
                     || self.remote_credential_helper.is_some()
-                    || self.remote_toolchain_property;
+                    || self.remote_toolchain_property
+                    || self.remote_toolchain_upload;
                 if given {
                     anyhow::bail!("remote options were given without an engine; add --remote grpc://HOST:PORT");
                 }
@@ -225,6 +231,7 @@ impl RemoteArgs {
             salt: String::new(),
             platform: self.remote_platform.clone(),
             route_by_toolchain: self.remote_toolchain_property,
+            upload_toolchain: self.remote_toolchain_upload,
         }))
     }
 }

@@ -60,9 +60,15 @@ pub enum ClusterCmd {
         #[arg(long)]
         port: Option<u16>,
         /// A platform property worker N advertises, replacing its own of
-        /// that name: `N:KEY=VALUE` (repeatable), e.g. `2:pool=large`.
+        /// that name: `N:KEY=VALUE` (repeatable), e.g. `2:Pool=large`
+        /// (the scheduler matches OSFamily, ISA, Pool and thindist-toolchain).
         #[arg(long, value_name = "N:KEY=VALUE", value_parser = parse_worker_property)]
         worker_property: Vec<(usize, String, String)>,
+        /// Worker N's sandbox has no compiler: the LLVM installation and the
+        /// libraries clang loads are hidden there, and it advertises no
+        /// toolchain (repeatable). Only `--remote-toolchain-upload` builds compile on it.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=50))]
+        worker_without_compiler: Vec<u16>,
     },
     /// The endpoint, whether each part runs, and the jobs each worker ran.
     Status {
@@ -76,7 +82,7 @@ pub enum ClusterCmd {
 }
 
 fn parse_worker_property(s: &str) -> Result<(usize, String, String), String> {
-    let bad = || format!("`{s}` is not N:KEY=VALUE (worker number, a property), e.g. 2:pool=large");
+    let bad = || format!("`{s}` is not N:KEY=VALUE (worker number, a property), e.g. 2:Pool=large");
     let (n, property) = s.split_once(':').ok_or_else(bad)?;
     let n = n.parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(bad)?;
     let (k, v) = parse_property(property).map_err(|_| bad())?;
@@ -115,12 +121,13 @@ pub fn run(cmd: &Remote, global: &crate::cli::args::Global) -> Result<()> {
 fn cluster(cmd: &ClusterCmd, global: &crate::cli::args::Global) -> Result<()> {
     use crate::cluster;
     match cmd {
-        ClusterCmd::Up { workers, port, worker_property } => {
+        ClusterCmd::Up { workers, port, worker_property, worker_without_compiler } => {
             let limits = crate::cache::limits::Limits::of(&global.load_state()?)?;
             let plan = cluster::Plan {
                 workers: usize::from(*workers),
                 port: *port,
                 properties: worker_property.clone(),
+                without_compiler: worker_without_compiler.iter().map(|n| usize::from(*n)).collect(),
                 quota: limits.engine_quota(),
             };
             cluster::up(&plan).map(|_| ())
@@ -141,7 +148,7 @@ mod tests {
 
     #[test]
     fn a_worker_property_names_its_worker() {
-        assert_eq!(parse_worker_property("2:pool=large"), Ok((2, "pool".into(), "large".into())));
+        assert_eq!(parse_worker_property("2:Pool=large"), Ok((2, "Pool".into(), "large".into())));
         assert_eq!(parse_worker_property("3:thindist-toolchain=ab=cd").unwrap().2, "ab=cd");
         for bad in ["pool=large", "0:pool=large", "x:pool=large", "2:=large", "2:pool"] {
             assert!(parse_worker_property(bad).unwrap_err().contains("N:KEY=VALUE"), "{bad}");

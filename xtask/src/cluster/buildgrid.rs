@@ -58,8 +58,9 @@ impl BuildGrid {
 }
 
 /// BuildGrid's configuration: one unnamed instance; jobs match workers on
-/// OSFamily, ISA and the toolchain property; `container-image` is accepted
-/// and not matched (the workers have none).
+/// OSFamily, ISA, Pool (RBE's name for a group of workers) and the
+/// toolchain property; `container-image` is accepted and not matched (the
+/// workers have none).
 fn config(listen: &str, database: &str, cas: &Path) -> String {
     format!(
         r#"# Written by `cargo xtask remote cluster up`.
@@ -99,7 +100,7 @@ schedulers:
         interval: 0.05
     proactive-fetch-to-capacity: true
     property-set: !dynamic-property-set
-      match-property-keys: [OSFamily, ISA, {PROPERTY}]
+      match-property-keys: [OSFamily, ISA, Pool, {PROPERTY}]
       wildcard-property-keys: [container-image]
 instances:
   - name: ""
@@ -126,7 +127,7 @@ mod tests {
     fn the_configuration_matches_jobs_on_the_toolchain_and_assigns_quickly() {
         let text = config("198.51.100.1:50071", "postgresql+psycopg://bgd@/postgres?host=/s", Path::new("/c"));
         assert!(text.contains("address: \"198.51.100.1:50071\""));
-        assert!(text.contains(&format!("match-property-keys: [OSFamily, ISA, {PROPERTY}]")));
+        assert!(text.contains(&format!("match-property-keys: [OSFamily, ISA, Pool, {PROPERTY}]")));
         assert!(text.contains("interval: 0.05") && text.contains("proactive-fetch-to-capacity: true"));
         assert!(text.contains(&format!("bot-session-keepalive-timeout: {BOT_KEEPALIVE_S}")));
     }

@@ -9,6 +9,7 @@
 
 pub mod buildgrid;
 pub mod network;
+pub mod no_compiler;
 pub mod postgres;
 pub mod worker;
 
@@ -56,6 +57,9 @@ pub struct WorkerRecord {
     pub casd: Option<u32>,
     pub bot: Option<u32>,
     pub properties: Vec<(String, String)>,
+    /// Its sandbox has no compiler (`--worker-without-compiler`).
+    #[serde(default)]
+    pub without_compiler: bool,
 }
 
 /// How `up` is asked to build the cluster.
@@ -66,6 +70,8 @@ pub struct Plan {
     /// `N:KEY=VALUE`: a property worker N advertises, replacing its own of
     /// that name (a pool name, or another toolchain's identity).
     pub properties: Vec<(usize, String, String)>,
+    /// Workers whose sandbox has no compiler, and who advertise none.
+    pub without_compiler: Vec<usize>,
     pub quota: Quota,
 }
 
@@ -167,12 +173,16 @@ fn bring_up(c: &mut Cluster, plan: &Plan, pg_bin: &Path, port: u16) -> Result<()
     println!("cluster: scheduler (BuildGrid) at {}, database {}", c.url, pg.socket_dir.display());
     let own = default_properties()?;
     for n in 1..=plan.workers {
+        let bare = plan.without_compiler.contains(&n);
         let mut properties = own.clone();
+        if bare {
+            properties.retain(|(k, _)| k != PROPERTY);
+        }
         for (_, key, value) in plan.properties.iter().filter(|(w, _, _)| *w == n) {
             properties.retain(|(k, _)| k != key);
             properties.push((key.clone(), value.clone()));
         }
-        start_worker(c, n, properties, plan.quota)?;
+        start_worker(c, n, properties, bare, plan.quota)?;
     }
     for w in &c.workers {
         wait_for_session(c, w)?;
@@ -189,7 +199,7 @@ fn default_properties() -> Result<Vec<(String, String)>> {
     Ok(vec![("OSFamily".into(), "linux".into()), (PROPERTY.into(), compiler.property_value())])
 }
 
-fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, quota: Quota) -> Result<()> {
+fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, bare: bool, quota: Quota) -> Result<()> {
     let net = c.net();
     let dir = c.dir.join(format!("w{n}"));
     std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -201,6 +211,7 @@ fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, qu
         casd: None,
         bot: None,
         properties: properties.clone(),
+        without_compiler: bare,
     });
     c.save()?;
     net.add_worker(n)?;
@@ -210,7 +221,11 @@ fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, qu
     // Its CAS in front of the scheduler's; the result its execution service
     // records goes to the scheduler's action cache (it has none of its own).
     let scheduler = format!("http://{}", c.url.trim_start_matches("grpc://"));
-    let casd = engine::casd(&bin, &engine_cfg.binds, WORKER_CASD, 1, quota)
+    let mut binds = engine_cfg.binds.clone();
+    if bare {
+        binds.extend(no_compiler::hiding_binds(&dir, &engine_cfg.binds)?);
+    }
+    let casd = engine::casd(&bin, &binds, WORKER_CASD, 1, quota)
         .arg(format!("--cas-remote={scheduler}"))
         .arg(format!("--ac-remote={scheduler}"))
         .arg(dir.join("cas").display().to_string());
@@ -231,9 +246,10 @@ fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, qu
     c.workers.last_mut().expect("pushed").bot = Some(bot_pid);
     c.save()?;
     println!(
-        "cluster: worker {n} at {} (namespace {}, casd and bot pids {casd_pid}, {bot_pid})",
+        "cluster: worker {n} at {} (namespace {}, casd and bot pids {casd_pid}, {bot_pid}){}",
         net.worker_addr(n),
-        net.namespace(n)
+        net.namespace(n),
+        if bare { ", no compiler in its sandbox" } else { "" }
     );
     Ok(())
 }

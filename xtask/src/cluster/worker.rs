@@ -25,7 +25,7 @@ use crate::files::{self, Durability};
 use crate::remote::client::{Client, NoRoom};
 use crate::remote::digest;
 use crate::remote::endpoint::Endpoint;
-use crate::remote::input_root::Blobs;
+use crate::remote::input_root::{Blob, Blobs};
 use crate::remote::retry::{self, Policy};
 
 const ACTION_URL: &str = "type.googleapis.com/build.bazel.remote.execution.v2.Action";
@@ -233,7 +233,7 @@ impl Job<'_> {
             ACTION_URL => {
                 let action = Action::decode(payload.value.as_slice())?;
                 let (d, bytes) = digest::of_message(&action);
-                let blobs: Blobs = [(d.hash.clone(), (d.clone(), bytes))].into();
+                let blobs: Blobs = [(d.hash.clone(), (d.clone(), Blob::Bytes(bytes)))].into();
                 self.local.upload_missing(&blobs).await?;
                 Ok(d)
             }
@@ -259,7 +259,7 @@ impl Job<'_> {
         let mut blobs = Blobs::new();
         for d in missing {
             let data = self.local.read(&d).await?;
-            blobs.insert(d.hash.clone(), (d, data));
+            blobs.insert(d.hash.clone(), (d, Blob::Bytes(data)));
         }
         self.central.upload_missing(&blobs).await?;
         Ok(())

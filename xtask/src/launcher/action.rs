@@ -4,9 +4,10 @@
 //! exit code and output.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use std::time::Duration;
 
 use bazel_remote_apis::build::bazel::remote::execution::v2::{
     command::EnvironmentVariable, platform::Property, Action, ActionResult, Command, Digest, Platform, RequestMetadata,
@@ -17,12 +18,13 @@ use bazel_remote_apis::google::protobuf::Duration as ProtoDuration;
 use crate::files::{self, Durability};
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::depfile;
-use crate::launcher::paths::{TreeMap, WORKDIR};
+use crate::launcher::paths::{self, TreeMap, TOOLCHAIN, TOOLCHAIN_FROM_WORKDIR, WORKDIR};
 use crate::launcher::record::{Place, Scan};
 use crate::remote::client::{Client, NoRoom};
 use crate::remote::digest;
-use crate::remote::input_root::{Blobs, InputRoot};
+use crate::remote::input_root::{Blob, Blobs, InputRoot};
 use crate::remote::retry::Policy;
+use crate::toolchain::bundle::{self, Bundle, BundleFile};
 
 /// A job the engine answered.
 pub struct Outcome {
@@ -176,18 +178,32 @@ pub fn build(
     let target = writes.first().map(|(f, _)| f.to_string()).unwrap_or_default();
     // REAPI wants the output paths sorted.
     outputs.sort_by(|a, b| a.in_root.cmp(&b.in_root));
-    let mut arguments = vec![cfg.compiler.path.display().to_string()];
-    arguments.extend(args.iter().map(|a| trees.rewrite_arg(a)));
+    let bundle = toolchain(cfg)?;
+    let mut environment = vec![
+        ("PATH", "/usr/bin:/bin".to_string()),
+        // Not read by clang: it makes the compiler's identity part of the action.
+        ("THINDIST_COMPILER", cfg.compiler.id.clone()),
+    ];
+    let mut arguments = match bundle {
+        Some(b) => {
+            add_toolchain(&mut root, b)?;
+            // The libraries' own libraries (libLLVM's libz3, libxml2, …) are found here too.
+            environment.push(("LD_LIBRARY_PATH", format!("{TOOLCHAIN_FROM_WORKDIR}/{}", bundle::LIBRARIES)));
+            vec![format!("{TOOLCHAIN_FROM_WORKDIR}/{}", bundle::DRIVER)]
+        }
+        None => vec![cfg.compiler.path.display().to_string()],
+    };
+    arguments.extend(args.iter().map(|a| in_bundle(bundle, trees.rewrite_arg(a))));
+    // REAPI wants the variables sorted by name.
+    environment.sort();
+    let environment_variables =
+        environment.into_iter().map(|(name, value)| EnvironmentVariable { name: name.into(), value }).collect();
     // Command's platform and output_files are REAPI 2.0's (deprecated since):
     // set for engines of that version, as Bazel does.
     #[allow(deprecated)]
     let command = Command {
         arguments,
-        environment_variables: vec![
-            EnvironmentVariable { name: "PATH".into(), value: "/usr/bin:/bin".into() },
-            // Not read by clang: it makes the compiler's identity part of the action.
-            EnvironmentVariable { name: "THINDIST_COMPILER".into(), value: cfg.compiler.id.clone() },
-        ],
+        environment_variables,
         working_directory: WORKDIR.into(),
         platform: platform(&cfg.platform),
         ..Default::default()
@@ -202,7 +218,7 @@ pub fn build(
     let (command_digest, command_bytes) = digest::of_message(&command);
     let input_root = root.seal();
     let mut blobs = root.blobs;
-    blobs.insert(command_digest.hash.clone(), (command_digest.clone(), command_bytes));
+    blobs.insert(command_digest.hash.clone(), (command_digest.clone(), Blob::Bytes(command_bytes)));
     let action = Action {
         command_digest: Some(command_digest),
         input_root_digest: Some(input_root.clone()),
@@ -212,8 +228,58 @@ pub fn build(
         ..Default::default()
     };
     let (action_digest, action_bytes) = digest::of_message(&action);
-    blobs.insert(action_digest.hash.clone(), (action_digest.clone(), action_bytes));
+    blobs.insert(action_digest.hash.clone(), (action_digest.clone(), Blob::Bytes(action_bytes)));
     Ok(Prepared { action: action_digest, mnemonic, target, blobs, outputs, input_root, scan: None })
+}
+
+/// The build's uploaded toolchain, if it has one (read once per launcher).
+pub fn toolchain(cfg: &LaunchConfig) -> Result<Option<&'static Bundle>, NotDescribable> {
+    static LOADED: OnceLock<Result<Option<Bundle>, String>> = OnceLock::new();
+    let loaded =
+        LOADED.get_or_init(|| cfg.toolchain.as_deref().map(Bundle::load).transpose().map_err(|e| format!("{e:#}")));
+    loaded.as_ref().map(Option::as_ref).map_err(|e| NotDescribable(e.clone()))
+}
+
+/// Puts the toolchain into the input root, by the digests it was hashed to.
+fn add_toolchain(root: &mut InputRoot, b: &Bundle) -> Result<(), NotDescribable> {
+    for f in &b.files {
+        root.add_file(&format!("{TOOLCHAIN}/{}", f.at), file_digest(f), &f.local, f.executable)
+            .map_err(NotDescribable::of)?;
+    }
+    Ok(())
+}
+
+/// The toolchain's files as blobs, read only when sent.
+pub fn toolchain_blobs(b: &Bundle) -> Blobs {
+    b.files.iter().map(|f| (f.hash.clone(), (file_digest(f), Blob::File(f.local.clone())))).collect()
+}
+
+fn file_digest(f: &BundleFile) -> Digest {
+    Digest { hash: f.hash.clone(), size_bytes: f.size }
+}
+
+/// An argument naming the compiler's resource directory (`-isystem
+/// …/include`) names the bundle's instead.
+fn in_bundle(bundle: Option<&Bundle>, arg: String) -> String {
+    match bundle {
+        Some(b) => paths::replace_path_prefix(
+            &arg,
+            &b.resource_dir.display().to_string(),
+            &format!("{TOOLCHAIN_FROM_WORKDIR}/{}", b.resource_at),
+        ),
+        None => arg,
+    }
+}
+
+/// A path the engine's compiler wrote (a dependency file's), as the local
+/// compile would have: the trees and the resource directory as they are here.
+fn local_path(trees: &TreeMap, bundle: Option<&Bundle>, path: &str) -> String {
+    let path = trees.local_path(path);
+    let Some(b) = bundle else { return path };
+    match path.strip_prefix(&format!("{TOOLCHAIN_FROM_WORKDIR}/{}", b.resource_at)) {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{}{rest}", b.resource_dir.display()),
+        _ => path,
+    }
 }
 
 /// The platform properties workers are matched on, sorted by name then value as REAPI requires.
@@ -289,6 +355,7 @@ async fn attempt(cfg: &LaunchConfig, client: &Client, p: &Prepared, no_cache: bo
     let stderr = blob_or_inline(client, &result.stderr_raw, result.stderr_digest.as_ref(), &mut downloaded).await?;
     if result.exit_code == 0 {
         let trees = TreeMap { srctree: &cfg.srctree, objtree: &cfg.objtree };
+        let bundle = toolchain(cfg).map_err(|e| anyhow::anyhow!(e.0))?;
         for o in &p.outputs {
             let file = result
                 .output_files
@@ -298,7 +365,7 @@ async fn attempt(cfg: &LaunchConfig, client: &Client, p: &Prepared, no_cache: bo
             let d = file.digest.as_ref().context("an output without a digest")?;
             let data = blob_or_inline(client, &file.contents, Some(d), &mut downloaded).await?;
             let data = match o.depfile {
-                true => depfile::to_local(&data, &trees),
+                true => depfile::to_local(&data, |p| local_path(&trees, bundle, p)),
                 false => data,
             };
             files::write_atomically(&o.local, &data, Durability::Whole)?;
@@ -368,6 +435,7 @@ mod tests {
             platform: Vec::new(),
             invocation: "inv-1".into(),
             legacy_outputs: false,
+            toolchain: None,
         };
         let out = |f: &str| Output { in_root: f.into(), local: PathBuf::from(format!("/obj/{f}")), depfile: false };
         let p = Prepared {

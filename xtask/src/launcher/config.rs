@@ -44,6 +44,10 @@ pub struct LaunchConfig {
     /// The engine speaks REAPI 2.0: outputs go in output_files, not output_paths.
     #[serde(default)]
     pub legacy_outputs: bool,
+    /// The compiler goes with every action (`--remote-toolchain-upload`):
+    /// its bundle's manifest, written by the tool for this build.
+    #[serde(default)]
+    pub toolchain: Option<PathBuf>,
 }
 
 impl LaunchConfig {

@@ -5,7 +5,6 @@
 //! that fixdep makes the same `.cmd` files.
 
 use crate::launcher::clang_args::{DEPFILE_FLAGS, WP_DEPFILE};
-use crate::launcher::paths::TreeMap;
 
 /// Options that write the object or name the dependency file, dropped
 /// from the scan with their values (the dependency-file flags themselves
@@ -117,17 +116,18 @@ fn escape(path: &str) -> String {
     path.replace(' ', "\\ ").replace('#', "\\#").replace('$', "$$")
 }
 
-/// The engine's dependency file with the source tree's relative form
-/// (`../src/…`) put back as the absolute path the local compile used.
-pub fn to_local(data: &[u8], trees: &TreeMap) -> Vec<u8> {
+/// The engine's dependency file with each path as the local compile wrote
+/// it (`local_path`: the source tree's `../src/…` absolute again).
+pub fn to_local(data: &[u8], local_path: impl Fn(&str) -> String) -> Vec<u8> {
     let Some(rule) = parse(&String::from_utf8_lossy(data)) else { return data.to_vec() };
-    let local = |v: Vec<String>| v.iter().map(|p| trees.local_path(p)).collect();
+    let local = |v: Vec<String>| v.iter().map(|p| local_path(p)).collect();
     write(&Rule { targets: local(rule.targets), prerequisites: local(rule.prerequisites) }).into_bytes()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::launcher::paths::TreeMap;
     use std::path::Path;
 
     fn v(s: &str) -> Vec<String> {
@@ -173,8 +173,12 @@ mod tests {
         let trees = TreeMap { srctree: Path::new("/k/linux"), objtree: Path::new("/k/out") };
         let remote = "mm/x.o: ../src/mm/x.c ../src/include/linux/kconfig.h \\\n  include/generated/autoconf.h\n";
         let local = "mm/x.o: /k/linux/mm/x.c /k/linux/include/linux/kconfig.h \\\n  include/generated/autoconf.h\n";
-        assert_eq!(String::from_utf8(to_local(remote.as_bytes(), &trees)).unwrap(), local);
+        assert_eq!(String::from_utf8(to_local(remote.as_bytes(), |p| trees.local_path(p))).unwrap(), local);
         let in_tree = TreeMap { srctree: Path::new("/k/linux"), objtree: Path::new("/k/linux") };
-        assert_eq!(to_local(remote.as_bytes(), &in_tree), remote.as_bytes(), "in-tree builds use relative paths");
+        assert_eq!(
+            to_local(remote.as_bytes(), |p| in_tree.local_path(p)),
+            remote.as_bytes(),
+            "in-tree builds use relative paths"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! link) runs here.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use crate::exec::Cmd;
 use crate::launcher::action::{self, Mnemonic, NotDescribable, Prepared};
@@ -103,6 +104,7 @@ fn prepare_from(
     reading: Reading,
 ) -> Result<(Prepared, Option<Included>), NotDescribable> {
     let mut root = InputRoot::default();
+    let bundle = action::toolchain(cfg)?;
     let mut included =
         (reading == Reading::ScanKept).then(|| Included { names: Names::default(), computed_in: BTreeSet::new() });
     for (i, file) in inputs.iter().chain(&job.files).enumerate() {
@@ -117,6 +119,10 @@ fn prepare_from(
                 None if includes::renames_itself(&data) => included = None,
                 None => _ = inc.computed_in.insert(file.clone()),
             }
+        }
+        // A header of the compiler's own, when it goes with the job.
+        if bundle.is_some_and(|b| b.resource_path(Path::new(file)).is_some()) {
+            continue;
         }
         action::add_read(&mut root, trees, file, data)?;
     }

@@ -3,11 +3,17 @@
 //! sources built in two places make the same action (and share hits).
 //!
 //! The object tree is `obj/` (the working directory), the source tree
-//! `src/`, or the same `obj/` for an in-tree build.
+//! `src/`, or the same `obj/` for an in-tree build; an uploaded compiler is
+//! `toolchain/`.
 
 use std::path::{Component, Path};
 
 pub const WORKDIR: &str = "obj";
+
+/// An uploaded toolchain's place in the input root, beside the trees.
+pub const TOOLCHAIN: &str = "toolchain";
+/// The same, as the working directory sees it.
+pub const TOOLCHAIN_FROM_WORKDIR: &str = "../toolchain";
 
 /// The source tree as the working directory sees it (out-of-tree builds).
 const SRC_FROM_WORKDIR: &str = "../src";
@@ -74,7 +80,7 @@ impl TreeMap<'_> {
 
 /// Replaces `prefix` where it stands for a whole path (followed by `/`,
 /// `=` or the end), anywhere in the argument (`-I…`, `-f…-map=…=`).
-fn replace_path_prefix(arg: &str, prefix: &str, with: &str) -> String {
+pub fn replace_path_prefix(arg: &str, prefix: &str, with: &str) -> String {
     let mut out = String::new();
     let mut rest = arg;
     while let Some(i) = rest.find(prefix) {

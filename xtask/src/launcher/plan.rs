@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use crate::files::{self, Durability};
+use crate::launcher::action;
 use crate::launcher::config::LaunchConfig;
 use crate::launcher::record::{self, JobRecord};
 use crate::remote::endpoint::Endpoint;
 use crate::remote::engine::{self, Probe};
+use crate::toolchain::bundle::Bundle;
 use crate::toolchain::identity::{self, Compiler};
 
 /// What a command was asked to do remotely.
@@ -26,6 +29,8 @@ pub struct RemoteSpec {
     pub platform: Vec<(String, String)>,
     /// Ask for a worker that advertises this very compiler (`thindist-toolchain`).
     pub route_by_toolchain: bool,
+    /// Send the compiler with every action (`--remote-toolchain-upload`).
+    pub upload_toolchain: bool,
 }
 
 /// The launcher set up for one build.
@@ -62,6 +67,10 @@ impl Launch {
             ),
         };
         let _ = std::fs::remove_file(&records);
+        let toolchain = match (&endpoint, spec.upload_toolchain) {
+            (Some(ep), true) => Some(upload_toolchain(ep, probe.max_batch, &compiler, &records)?),
+            _ => None,
+        };
         Ok(Self {
             cc: format!("{exe} launch {}", clang.display()),
             config: LaunchConfig {
@@ -79,6 +88,7 @@ impl Launch {
                 invocation: uuid::Uuid::new_v4().to_string(),
                 salt: spec.salt.clone(),
                 scans: spec.front_ends.then(crate::home::scans),
+                toolchain,
             },
         })
     }
@@ -86,6 +96,26 @@ impl Launch {
     pub fn records_since(&self, start: f64) -> Vec<JobRecord> {
         record::read_all(&self.config.records).into_iter().filter(|r| r.start >= start).collect()
     }
+}
+
+/// Bundles the compiler, writes the bundle's manifest beside the build's
+/// records for the launchers, and sends the engine what it lacks of it once,
+/// before the first job; the manifest's path.
+fn upload_toolchain(ep: &Endpoint, max_batch: usize, compiler: &Compiler, records: &Path) -> Result<PathBuf> {
+    let bundle = Bundle::of(compiler)?;
+    let manifest = records.with_extension("toolchain.json");
+    files::write_atomically(&manifest, serde_json::to_string(&bundle)?.as_bytes(), Durability::Whole)?;
+    let size = |n: u64| bytesize::ByteSize(n).display().iec().to_string();
+    let sent = engine::upload(ep, max_batch, &action::toolchain_blobs(&bundle))
+        .with_context(|| format!("cannot send the compiler {} to {}", compiler.path.display(), ep.url))?;
+    println!(
+        "toolchain: {} files, {}, go with every action; {} sent to {}",
+        bundle.files.len(),
+        size(bundle.bytes()),
+        size(sent),
+        ep.url
+    );
+    Ok(manifest)
 }
 
 /// The properties asked for: the user's, and the compiler's own when routing by it.
@@ -113,6 +143,7 @@ mod tests {
             salt: String::new(),
             platform: vec![("OSFamily".into(), "linux".into())],
             route_by_toolchain: false,
+            upload_toolchain: false,
         };
         assert_eq!(platform(&spec, &compiler), [("OSFamily".to_string(), "linux".to_string())]);
         spec.route_by_toolchain = true;

@@ -35,6 +35,7 @@ pub fn run(samples: u32) -> Result<()> {
         platform: Vec::new(),
         invocation: String::new(),
         legacy_outputs: false,
+        toolchain: None,
     };
     let (key, value) = cfg.to_env();
     let exe = std::env::current_exe().context("cannot find thindist's own binary")?;

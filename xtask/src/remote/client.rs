@@ -257,12 +257,13 @@ impl Client {
         let mut batch: Vec<batch_update_blobs_request::Request> = Vec::new();
         let mut batch_bytes = 0usize;
         for d in missing {
-            let (_, data) = blobs
+            let (_, blob) = blobs
                 .get(&d.hash)
                 .with_context(|| format!("the server asked for unknown blob {}", digest::show(&d)))?;
+            let data = blob.load(&d)?;
             sent += data.len() as u64;
             if data.len() + BATCH_OVERHEAD > self.max_batch {
-                self.write_stream(&d, data).await?;
+                self.write_stream(&d, &data).await?;
                 continue;
             }
             if batch_bytes + data.len() + BATCH_OVERHEAD > self.max_batch {
@@ -272,7 +273,7 @@ impl Client {
             batch_bytes += data.len() + 128;
             batch.push(batch_update_blobs_request::Request {
                 digest: Some(d),
-                data: data.clone(),
+                data: data.into_owned(),
                 ..Default::default()
             });
         }

@@ -20,6 +20,7 @@ use bazel_remote_apis::build::bazel::remote::execution::v2::{
 
 use crate::remote::client::Client;
 use crate::remote::endpoint::Endpoint;
+use crate::remote::input_root::Blobs;
 use crate::remote::retry::Policy;
 
 /// buildbox-casd serving a CAS, an action cache and an execution service
@@ -90,6 +91,13 @@ pub fn probe(ep: &Endpoint) -> Result<Probe> {
         check_digest_functions(&ep.url, &caps)?;
         Ok(Probe { max_batch: client.max_batch, legacy_outputs: !speaks_2_1(&caps) })
     })
+}
+
+/// Sends the blobs the engine's CAS lacks, before a build's first job (a
+/// toolchain that every job names); the bytes sent.
+pub fn upload(ep: &Endpoint, max_batch: usize, blobs: &Blobs) -> Result<u64> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async { Client::connect(ep, max_batch, Policy::default()).await?.upload_missing(blobs).await })
 }
 
 /// REAPI 2.1 named outputs in output_paths; an engine whose newest version is 2.0 reads output_files.

@@ -77,16 +77,21 @@ fn llvm_libraries(real: &Path) -> Result<Vec<PathBuf>> {
 /// `root` as the loader names them (`bin/../lib/…`); Debian links them from
 /// there into `/usr/lib/<triplet>`, and reading them follows the link.
 fn under(ldd: &str, root: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = ldd
-        .lines()
-        .filter_map(|l| l.split_once("=>").map(|(_, rest)| rest.trim()))
-        .filter_map(|rest| rest.split_whitespace().next())
-        .map(|p| lexical(Path::new(p)))
-        .filter(|p| p.starts_with(root))
-        .collect();
+    let mut found: Vec<PathBuf> = ldd_paths(ldd).into_iter().map(|(_, p)| p).filter(|p| p.starts_with(root)).collect();
     found.sort();
     found.dedup();
     found
+}
+
+/// The libraries in `ldd`'s output that the loader found (`name => /path
+/// (0x…)`): the name asked for, and the path with `..` resolved as words.
+pub fn ldd_paths(ldd: &str) -> Vec<(String, PathBuf)> {
+    ldd.lines()
+        .filter_map(|l| l.split_once("=>"))
+        .filter_map(|(name, rest)| Some((name.trim().to_string(), lexical(Path::new(rest.split_whitespace().next()?)))))
+        // `libx.so => not found`: nothing to read.
+        .filter(|(_, p)| p.is_absolute())
+        .collect()
 }
 
 /// `a/bin/../lib/x` as `a/lib/x`, without asking the filesystem.

@@ -1,7 +1,9 @@
 //! The LLVM toolchain: choosing it in kbuild's own `LLVM=` terms, finding
-//! its programs on PATH, and the compiler's identity (`identity`). Below both
-//! kbuild and the REAPI client, which each look tools up.
+//! its programs on PATH, the compiler's identity (`identity`) and its
+//! hermetic bundle for workers without one (`bundle`). Below both kbuild and
+//! the REAPI client, which each look tools up.
 
+pub mod bundle;
 pub mod identity;
 
 use std::path::{Path, PathBuf};
