@@ -1,6 +1,7 @@
 //! `clean-check` on in-tree builds: it passes on the 6.12 series and bites
-//! on purpose-made defects. One clone of the cached 6.12 tree is shared,
-//! in an order that reuses its build wherever a case allows (main.rs).
+//! on purpose-made defects. In CI two bites run on the newcomer's build;
+//! the others (`--long`) share one clone of the cached 6.12 tree, in an
+//! order that reuses its build wherever a case allows (main.rs).
 
 use std::path::Path;
 
@@ -9,10 +10,6 @@ use serde_json::Value;
 
 use crate::fixtures;
 use crate::support::*;
-
-fn clean_check(state: &Path, tree: &Path, checks: &str) -> (Run, Value) {
-    clean_check_env(state, tree, checks, &[])
-}
 
 /// `clean-check` of `tree` with the small modules config (`checks`: the
 /// `--checks` list, empty for all), in `env`; its run and its JSON report.
@@ -62,9 +59,27 @@ fn edit(tree: &Path, path: &str, from: &str, to: &str) {
 /// named check sees the defect and not that rebuild.
 fn bites(tree: &Path, defect: impl FnOnce(&Repository), check_name: &str, needles: &[&str]) -> Result {
     let (_d, state) = state_file();
+    bites_env(&state, tree, &[], defect, check_name, needles)
+}
+
+/// `bites` on the newcomer's built tree, in its own cache: two bites whose
+/// defects cost that build little (an ignore rule; the modules relinked).
+fn bites_newcomer(defect: impl FnOnce(&Repository), check_name: &str, needles: &[&str]) -> Result {
+    let n = fixtures::newcomer()?;
+    bites_env(&n.state, &n.tree, &n.env(), defect, check_name, needles)
+}
+
+fn bites_env(
+    state: &Path,
+    tree: &Path,
+    env: &[(&str, &str)],
+    defect: impl FnOnce(&Repository),
+    check_name: &str,
+    needles: &[&str],
+) -> Result {
     let repo = Repository::open(tree).unwrap();
     defect(&repo);
-    let (run, report) = clean_check(&state, tree, &format!("noop,{check_name}"));
+    let (run, report) = clean_check_env(state, tree, &format!("noop,{check_name}"), env);
     drop_last_commit(&repo);
     check(run.code != 0, "clean-check should fail")?;
     let r = check_result(&report, check_name);
@@ -109,12 +124,7 @@ fn before(summary: &'static str) -> impl FnOnce(&Repository) {
 
 /// .gitignore without the natives' pattern: the ignore check names them.
 pub fn bites_on_gitignore() -> Result {
-    bites(
-        &fixtures::clean_tree_612()?,
-        edited(".gitignore", "*.o_thinlto_native\n", ""),
-        "ignore",
-        &["files *.o_thinlto_native: "],
-    )
+    bites_newcomer(edited(".gitignore", "*.o_thinlto_native\n", ""), "ignore", &["files *.o_thinlto_native: "])
 }
 
 /// A clean rule without the natives: the clean check lists the files left.
@@ -193,8 +203,7 @@ pub fn deleted_native_bites_before_0009() -> Result {
 /// Every module relinked on every make (modfinal's `if_changed` made an
 /// unconditional `cmd`): touching one module source relinks the others too.
 pub fn module_one_file_bites_on_unconditional_ko_link() -> Result {
-    bites(
-        &fixtures::clean_tree_612()?,
+    bites_newcomer(
         edited("scripts/Makefile.modfinal", "+$(call if_changed_except,ld_ko_o,vmlinux)", "+$(call cmd,ld_ko_o)"),
         "module-one-file",
         &["other modules' steps ran: ", "lib/test_hexdump.ko"],
@@ -208,7 +217,7 @@ pub fn series_73_passes() -> Result {
     let (_d73, _) = fixtures::setup_73()?;
     let tree = fixtures::clone_of(&tree_73(), "clean-73");
     xtask(&state, &["setup", tree.to_str().unwrap(), "--series", "linux-7"]).ok()?;
-    let (run, report) = clean_check(&state, &tree, "");
+    let (run, report) = clean_check_env(&state, &tree, "", &[]);
     passed_every_check(run, &report)
 }
 
@@ -219,7 +228,7 @@ pub fn mainline_73_gaps() -> Result {
     let (_d, state) = state_file();
     let (_d73, _) = fixtures::setup_73()?;
     let tree = fixtures::clone_of(&tree_73(), "clean-73-mainline");
-    let (run, report) = clean_check(&state, &tree, "noop,one-file,deleted-native");
+    let (run, report) = clean_check_env(&state, &tree, "noop,one-file,deleted-native", &[]);
     for c in report["checks"].as_array().into_iter().flatten() {
         let verdict = if c["ok"] == true { "PASS" } else { "FAIL" };
         eprintln!("mainline 7.3 clean-check: {verdict} {}: {}", c["check"], c["summary"]);

@@ -137,3 +137,57 @@ pub fn clone_of(src: &Path, name: &str) -> PathBuf {
     Repository::clone(src.to_str().unwrap(), &dest).unwrap();
     dest
 }
+
+/// The newcomer's tree (issue #25): Debian's 6.12 tarball set up the way
+/// `demo` sets it up, into a cache of its own (as a new user's
+/// ~/.cache/thindist: its own extraction, never the suite's shared trees),
+/// then built in tree by `build` with the small modules config.
+#[derive(Clone)]
+pub struct Newcomer {
+    pub home: PathBuf,
+    pub state: PathBuf,
+    pub tree: PathBuf,
+}
+
+impl Newcomer {
+    /// The tool's environment in this cache.
+    pub fn env(&self) -> [(&'static str, &str); 1] {
+        [("THINDIST_HOME", self.home.to_str().unwrap())]
+    }
+
+    /// The tool run as the newcomer runs it.
+    pub fn run(&self, args: &[&str]) -> Run {
+        xtask_env(&self.state, args, &self.env())
+    }
+
+    /// `git status`: changed and untracked files that the ignore rules do not cover.
+    pub fn git_status(&self) -> Vec<String> {
+        let repo = Repository::open(&self.tree).unwrap();
+        let mut opts = git2::StatusOptions::new();
+        opts.include_untracked(true).include_ignored(false);
+        let statuses = repo.statuses(Some(&mut opts)).unwrap();
+        statuses.iter().filter_map(|s| s.path().map(String::from)).collect()
+    }
+}
+
+static NEWCOMER: Mutex<Option<Newcomer>> = Mutex::new(None);
+
+/// The newcomer's tree, set up and built afresh by the first case of a run
+/// that asks; later cases share it and its in-tree build.
+pub fn newcomer() -> Result<Newcomer> {
+    let mut done = NEWCOMER.lock().unwrap();
+    if let Some(n) = done.as_ref() {
+        return Ok(n.clone());
+    }
+    let home = test_home().join("newcomer");
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let tree = home.join("trees").join(xtask::tree::tarball::tree_name(&tarball_612()));
+    let n = Newcomer { state: home.join("state.toml"), home, tree };
+    n.run(&["setup", tarball_612().to_str().unwrap()]).ok()?;
+    let status = n.git_status();
+    check(status.is_empty(), format!("the set-up tree's git status is clean: {status:?}"))?;
+    n.run(&["build", "--fragment", "modules.config"]).ok()?;
+    *done = Some(n.clone());
+    Ok(n)
+}

@@ -49,14 +49,12 @@ fn main() {
         ("modules::build_validate_and_bites", modules_cases::build_validate_and_bites),
         // After the boots, which expect the fixture as it was built: a failed compile removes fork.o.
         ("build::failure_names_file", build_cases::build_failure_names_file),
-        // The bites first, on one build; clean and mrproper end a build, so the clean rule's bite
-        // comes last.
+        // setup and build on a tree of its own; two bites on that build (defects that cost it
+        // little), then clean-check (all eight checks) and compare --boot.
+        ("newcomer::sets_up_and_builds", newcomer_cases::sets_up_and_builds),
         ("clean_check::bites_on_gitignore", clean_cases::bites_on_gitignore),
         ("clean_check::module_one_file_bites", clean_cases::module_one_file_bites_on_unconditional_ko_link),
-        ("clean_check::deleted_native_bites_before_0009", clean_cases::deleted_native_bites_before_0009),
-        ("clean_check::bites_on_clean_rule", clean_cases::bites_on_clean_rule),
-        // setup, build, clean-check (all eight checks), boot and compare on a tree of its own.
-        ("newcomer::build_clean_check_boot_compare", newcomer_cases::build_clean_check_boot_compare),
+        ("newcomer::clean_check_and_compare", newcomer_cases::clean_check_and_compare),
         ("compare::refuses_a_foreign_out_dir", compare_cases::refuses_a_foreign_out_dir),
         ("safety::revert_keeps_commits_on_the_series_branch", safety_cases::revert_keeps_commits_on_the_series_branch),
         (
@@ -111,6 +109,10 @@ fn main() {
         ("clean_check::mainline_73_gaps", clean_cases::mainline_73_gaps),
         // mainline_73_gaps shows the same defect on mainline itself.
         ("clean_check::bites_on_index_mtime", clean_cases::bites_on_index_mtime),
+        // The other two bites CI ran before on a build of their own (the clone of the cached tree);
+        // clean and mrproper end a build, so the clean rule's bite comes last.
+        ("clean_check::deleted_native_bites_before_0009", clean_cases::deleted_native_bites_before_0009),
+        ("clean_check::bites_on_clean_rule", clean_cases::bites_on_clean_rule),
         // The whole build on the engine at kernel scale, cold then warm; in CI the front-end
         // compiles go to the engine in small trees (front_end_inputs_are_exact, …_scans_…).
         ("remote::front_ends_on_the_engine", remote_cases::front_ends_on_the_engine),
