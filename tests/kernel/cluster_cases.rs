@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::Value;
+use xtask::checks::equivalence::{self, Image, Verdict};
 use xtask::cluster::Cluster;
 
 use crate::fixtures::{self, kernel_612, out_dir, setup_612};
@@ -252,7 +253,10 @@ pub fn emptied_cas_executes_again() -> Result {
 }
 
 /// Every back-end job of the build on the worker with no compiler in its
-/// sandbox, the compiler uploaded: the natives equal the local build's.
+/// sandbox, the compiler uploaded: the natives equal the local build's. Then
+/// the whole build there from an empty O=, front-end compiles too (their
+/// resource headers the uploaded compiler's): vmlinux equivalent to the
+/// local build's.
 pub fn builds_on_a_worker_without_a_compiler() -> Result {
     let (_d, state) = setup_612()?;
     let local = kernel_612("x86_64")?;
@@ -260,5 +264,19 @@ pub fn builds_on_a_worker_without_a_compiler() -> Result {
     let made = without_a_compiler(&state, &up, None)?;
     let jobs = up.jobs();
     check(made > 500 && jobs[0] == 0 && jobs[1] >= made, format!("{made} jobs; per worker {jobs:?}"))?;
-    same_natives(&local.out, &out_dir(BUILD))
+    same_natives(&local.out, &out_dir(BUILD))?;
+
+    let (out, json) = fresh_out("612-x86_64-bare");
+    let fragments = fixtures::fragments("x86_64");
+    let extra = ["--remote-platform", "Pool=bare", "--remote-toolchain-upload", "--remote-front-ends"];
+    xtask(&state, &cluster_args(&out, &json, &fragments, &up.record.url, &extra)).ok()?;
+    let r = report(&json);
+    check(r["result"] == "ok" && backend(&r, "local") == 0, format!("{}: {}", r["result"], r["remote"]))?;
+    let (fe_remote, fe_local) = (frontend(&r, "remote"), frontend(&r, "local"));
+    check(fe_remote > 200 && fe_local < fe_remote / 4, format!("front-ends: {}", r["remote"]["frontend"]))?;
+    let jobs = up.jobs();
+    check(jobs[0] == 0 && jobs[1] >= made + fe_remote, format!("per worker {jobs:?} after {fe_remote} front-ends"))?;
+    let image = |dir: &Path| Image::read(&dir.join("vmlinux")).unwrap();
+    let e = equivalence::compare(&image(&local.out), &image(&out));
+    check(matches!(e.verdict, Verdict::Equivalent), format!("vmlinux against the local build's: {:?}", e.reasons))
 }
