@@ -18,7 +18,7 @@ fn stage_names(mode: &Value) -> Vec<&str> {
 /// What a `compare --fragment modules.config --boot` run must show (the
 /// newcomer's path runs it): both modes' stages inside their build's wall
 /// time, CPU and memory figures, no-op and one-file rebuilds (a module
-/// source's too, and every module linked again), both boots, THIN_DIST
+/// source's too, and every module linked again), both boots loading the two modules, THIN_DIST
 /// validation and an equivalent verdict over the same symbols and the
 /// three modules, and an SVG bar per stage.
 pub fn check_compare(run: &Run, json: &Path, root: &Path) -> Result {
@@ -75,6 +75,8 @@ pub fn check_compare(run: &Run, json: &Path, root: &Path) -> Result {
             format!("{} module one-file rebuild, {module_steps} steps: {inc}", m["mode"]),
         )?;
         check(m["boot"]["outcome"] == "booted", format!("{} boot: {}", m["mode"], m["boot"]["reason"]))?;
+        // /init loaded the small modules config's two modules.
+        check(m["boot"]["modules_loaded"] == 2, format!("{} booted loading two modules: {}", m["mode"], m["boot"]))?;
     }
     // Every module's objects touched: each build links its modules again
     // (configfs's links and three .ko); THIN_DIST also recompiles configfs's
