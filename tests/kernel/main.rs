@@ -11,6 +11,7 @@ mod compare_cases;
 mod fixtures;
 mod modules_cases;
 mod newcomer_cases;
+mod profile_cases;
 mod remote_cases;
 mod safety_cases;
 mod setup_cases;
@@ -90,6 +91,7 @@ fn main() {
         ("remote::engine_without_room_is_named", remote_cases::engine_without_room_is_named),
         ("remote::engine_stops", remote_cases::engine_stops),
         ("cluster::builds_like_local_and_goes_down", cluster_cases::builds_like_local_and_goes_down),
+        ("profile::autofdo_73_series_compare", profile_cases::autofdo_73_series_compare),
     ];
     // Slower variants: run by `cargo xtask test --long` (libtest's --include-ignored), not in CI,
     // each a second case of a feature CI covers once.
@@ -123,6 +125,8 @@ fn main() {
         ("cluster::survives_a_lost_worker", cluster_cases::survives_a_lost_worker),
         ("cluster::emptied_cas_executes_again", cluster_cases::emptied_cas_executes_again),
         ("cluster::builds_on_a_worker_without_a_compiler", cluster_cases::builds_on_a_worker_without_a_compiler),
+        // CI compares with an AutoFDO profile; Propeller's pair the same way.
+        ("profile::propeller_73_series_compare", profile_cases::propeller_73_series_compare),
     ];
     let trial = |(name, f): Case| Trial::test(name, move || support::run_case(f));
     let trials =

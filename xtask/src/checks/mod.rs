@@ -7,5 +7,6 @@ pub mod equivalence;
 pub mod module_equivalence;
 pub mod modules;
 pub mod natives;
+pub mod profile_effect;
 pub mod validate;
 pub mod validation;

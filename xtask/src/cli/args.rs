@@ -7,6 +7,7 @@ use anyhow::{Context as _, Result};
 
 use crate::home;
 use crate::kbuild::arch::Arch;
+use crate::kbuild::profiles::Profiles;
 use crate::kbuild::session::BuildSpec;
 use crate::launcher::plan::RemoteSpec;
 use crate::remote::endpoint::{Endpoint, Header};
@@ -81,6 +82,13 @@ pub struct ConfigArgs {
     /// CONFIG_MODULES=y has (make's default target builds both).
     #[arg(long)]
     pub vmlinux_only: bool,
+    /// An AutoFDO profile (kbuild's CLANG_AUTOFDO_PROFILE; turns on CONFIG_AUTOFDO_CLANG, Linux 6.13+).
+    #[arg(long, value_name = "FILE")]
+    pub autofdo_profile: Option<PathBuf>,
+    /// A Propeller profile prefix: PREFIX_cc_profile.txt and PREFIX_ld_profile.txt
+    /// (kbuild's CLANG_PROPELLER_PROFILE_PREFIX; turns on CONFIG_PROPELLER_CLANG, Linux 6.13+).
+    #[arg(long, value_name = "PREFIX")]
+    pub propeller_profile: Option<PathBuf>,
 }
 
 impl ConfigArgs {
@@ -89,14 +97,24 @@ impl ConfigArgs {
         spec.config = self.config.clone();
         spec.fragments.extend(self.fragment.iter().cloned());
         spec.modules = !self.vmlinux_only;
+        spec.profiles = Profiles { autofdo: self.autofdo_profile.clone(), propeller: self.propeller_profile.clone() };
     }
 
-    /// The config as reports name it: `tinyconfig +kvm_guest.config`.
+    /// The config as reports name it: `tinyconfig +kvm_guest.config +autofdo`.
     pub fn label(&self) -> String {
         std::iter::once(self.config.clone())
             .chain(self.fragment.iter().map(|f| format!("+{}", f.display())))
+            .chain(self.profile_names().into_iter().map(|p| format!("+{p}")))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// `autofdo`, `propeller`: the profiles given, for names of reports and directories.
+    pub fn profile_names(&self) -> Vec<&'static str> {
+        [(self.autofdo_profile.is_some(), "autofdo"), (self.propeller_profile.is_some(), "propeller")]
+            .into_iter()
+            .filter_map(|(given, name)| given.then_some(name))
+            .collect()
     }
 }
 

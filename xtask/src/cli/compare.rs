@@ -52,6 +52,10 @@ fn default_root(global: &Global, args: &CompareArgs) -> Result<PathBuf> {
         name.push('+');
         name.push_str(&stem(f));
     }
+    for p in args.config.profile_names() {
+        name.push('+');
+        name.push_str(p);
+    }
     if args.boot {
         name.push_str("-boot");
     }

@@ -31,6 +31,11 @@ impl Values {
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
         self.0.iter()
     }
+
+    /// Adds `other`'s symbols, its value winning where both set one.
+    pub fn extend(&mut self, other: &Values) {
+        self.0.extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
 }
 
 /// Options asked for that `.config` does not have as asked.

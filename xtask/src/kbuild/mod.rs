@@ -14,6 +14,7 @@ pub mod lto_mode;
 pub mod make;
 pub mod outdir;
 pub mod outputs;
+pub mod profiles;
 pub mod rebuild;
 pub mod session;
 pub mod stages;

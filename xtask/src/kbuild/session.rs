@@ -20,6 +20,7 @@ use crate::kbuild::lto_mode::LtoMode;
 use crate::kbuild::make::Kbuild;
 use crate::kbuild::outdir;
 use crate::kbuild::outputs::Outputs;
+use crate::kbuild::profiles::{Profiles, Staged};
 use crate::kbuild::stages::Pipeline;
 use crate::kbuild::support::TreeSupport;
 use crate::launcher::plan::{Launch, RemoteSpec};
@@ -56,6 +57,8 @@ pub struct BuildSpec {
     pub remote: Option<RemoteSpec>,
     /// Build the modules too when the config has CONFIG_MODULES=y.
     pub modules: bool,
+    /// AutoFDO and Propeller profiles, with the configs they need.
+    pub profiles: Profiles,
     /// Who is shown the stages of each make run (a command's progress display).
     pub observe: Observe,
 }
@@ -78,6 +81,7 @@ impl BuildSpec {
             wait: false,
             remote: None,
             modules: true,
+            profiles: Profiles::default(),
             observe: driver::unobserved,
         }
     }
@@ -107,6 +111,10 @@ pub struct Session {
     pub kb: Kbuild,
     pub base: BaseConfig,
     pub fragments: Vec<PathBuf>,
+    /// The profiles' copies in the object tree, written before make runs.
+    pub profiles: Vec<Staged>,
+    /// The config options the profiles need.
+    profile_options: Values,
     command: &'static str,
     log_dir: PathBuf,
     stamp: u64,
@@ -156,13 +164,16 @@ impl Session {
             }
             _ => Execution::Local,
         };
+        let profiles = spec.profiles.stage(&tree.root, &objtree)?;
+        let mut env = spec.env;
+        env.extend(profiles.iter().map(Staged::env));
         let kb = Kbuild {
             tree: tree.root.clone(),
             objtree,
             arch: spec.arch,
             toolchain,
             jobs,
-            env: spec.env,
+            env,
             execution,
             modules: spec.modules,
             observe: spec.observe,
@@ -175,6 +186,8 @@ impl Session {
             kb,
             base,
             fragments,
+            profiles,
+            profile_options: spec.profiles.options(),
             command: spec.command,
             log_dir: spec.log_dir,
             stamp,
@@ -220,7 +233,14 @@ impl Session {
             self.kb.toolchain.llvm,
             self.kb.jobs
         );
-        configure::configure(&self.kb, &self.base, &self.fragments, &self.mode.options())
+        let mut options = self.mode.options();
+        options.extend(&self.profile_options);
+        configure::configure(&self.kb, &self.base, &self.fragments, &options)
+    }
+
+    /// Puts the profiles' copies in the object tree (before any make that compiles).
+    fn write_profiles(&self) -> Result<()> {
+        self.profiles.iter().try_for_each(Staged::write)
     }
 
     /// The one log-naming scheme: `<command>-<arch>-<mode>-<what>-<stamp>.log`.
@@ -230,6 +250,7 @@ impl Session {
 
     /// Runs make for the kernel targets; `what` names the run (full, noop, …).
     pub fn make(&self, what: &str) -> Result<MakeRun> {
+        self.write_profiles()?;
         let log = self.log_path(what);
         println!(
             "{} {what} build: {}\n  log: {}",

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use crate::checks::boot::{self, Outcome};
 use crate::checks::equivalence::{self, Image, Verdict};
 use crate::checks::module_equivalence;
+use crate::checks::profile_effect::{self, ProfileComparison};
 use crate::kbuild::driver::MakeRun;
 use crate::kbuild::kconfig::Values;
 use crate::kbuild::lto_mode::{LtoMode, ModePair};
@@ -75,6 +76,7 @@ pub fn run(mut spec: BuildSpec, state: &State, opts: &Options) -> Result<Compare
     let images = builds.try_map(|_, b| Image::read(&b.kb.path("vmlinux")))?;
     let equivalence = equivalence::compare(&images.in_process, &images.thin_dist);
     let modules_equivalence = module_equivalence::compare(&builds.in_process.kb.objtree, &builds.thin_dist.kb.objtree)?;
+    let profile = profile_comparison(&builds, &configs.thin_dist)?;
     let boots = builds.try_map(|_, b| match &qemu {
         Some(q) => boot::boot_built(b, q, None, Duration::from_secs(120)).map(Some),
         None => Ok(None),
@@ -114,6 +116,7 @@ pub fn run(mut spec: BuildSpec, state: &State, opts: &Options) -> Result<Compare
         ratios,
         equivalence,
         modules_equivalence,
+        profile,
         config_differences,
         remote: fulls.map(|_, f| f.remote.clone()),
         projection: projection(&builds, &fulls),
@@ -126,6 +129,21 @@ pub fn run(mut spec: BuildSpec, state: &State, opts: &Options) -> Result<Compare
     write_outputs(&report, root, opts)?;
     verdict(&report)?;
     Ok(report)
+}
+
+/// With AutoFDO or Propeller configured, what they did to each build's kernel and modules.
+fn profile_comparison(builds: &ModePair<Session>, config: &Values) -> Result<Option<ProfileComparison>> {
+    let configured: Vec<String> = [("AUTOFDO_CLANG", "autofdo"), ("PROPELLER_CLANG", "propeller")]
+        .into_iter()
+        .filter(|(sym, _)| config.get(sym) == "y")
+        .map(|(_, name)| name.to_string())
+        .collect();
+    if configured.is_empty() {
+        return Ok(None);
+    }
+    let readobj = builds.thin_dist.kb.toolchain.llvm_tool("llvm-readobj");
+    let effects = builds.try_map(|_, b| profile_effect::read_build(&b.kb.objtree, &readobj))?;
+    Ok(Some(profile_effect::compare(configured, &effects.in_process, &effects.thin_dist)))
 }
 
 /// With the launcher on both builds, the scale-out of their recorded compiles.
@@ -172,6 +190,9 @@ fn verdict(report: &CompareReport) -> Result<()> {
     }
     if let Some(m) = report.modules_equivalence.as_ref().filter(|m| m.verdict == Verdict::Different) {
         problems.push(format!("the modules differ: {}", m.summary()));
+    }
+    if let Some(p) = report.profile.as_ref().filter(|p| !p.applied_alike) {
+        problems.push(format!("the profile did not act alike: {}", p.summary()));
     }
     for (_, m) in report.modes.iter() {
         if let Some(b) = m.boot.as_ref().filter(|b| b.outcome != Outcome::Booted) {

@@ -11,6 +11,7 @@ use crate::report::projection::Projection;
 use crate::checks::boot::BootReport;
 use crate::checks::equivalence::Equivalence;
 use crate::checks::module_equivalence::ModulesEquivalence;
+use crate::checks::profile_effect::ProfileComparison;
 use crate::checks::validation::Validation;
 use crate::exec::child::Usage;
 use crate::kbuild::driver::StageTime;
@@ -64,6 +65,9 @@ pub struct CompareReport {
     pub equivalence: Equivalence,
     /// The modules, when the config builds any.
     pub modules_equivalence: Option<ModulesEquivalence>,
+    /// With AutoFDO or Propeller configured: what the profile did in each build.
+    #[serde(default)]
+    pub profile: Option<ProfileComparison>,
     /// Config symbols that differ beyond the LTO choice itself (expected: none).
     pub config_differences: Vec<String>,
     /// With --remote: where each mode's compiles ran, and the scale-out projection.

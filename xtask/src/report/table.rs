@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::checks::equivalence::{Equivalence, SIZE_TOLERANCE};
+use crate::checks::profile_effect::ProfileComparison;
 use crate::kbuild::rebuild::Incremental;
 use crate::kbuild::stages::Stage;
 use crate::report::compare::{cpu, CompareReport, ModeReport};
@@ -147,6 +148,9 @@ fn notes(t: &mut Table, r: &CompareReport, a: &ModeReport, d: &ModeReport) {
     if let Some(m) = &r.modules_equivalence {
         t.line(&format!("modules: {}", m.summary()));
     }
+    if let Some(p) = &r.profile {
+        profile(t, p);
+    }
     if !r.config_differences.is_empty() {
         t.line(&format!("config differs beyond the LTO choice: {}", r.config_differences.join("; ")));
     }
@@ -164,7 +168,24 @@ fn notes(t: &mut Table, r: &CompareReport, a: &ModeReport, d: &ModeReport) {
         ),
         false => format!("different: {}", e.reasons.join("; ")),
     };
-    t.line(&format!("verdict: {verdict}"));
+    let profile = match &r.profile {
+        Some(p) if p.applied_alike => ", profile applied in both",
+        Some(_) => ", profile NOT applied alike",
+        None => "",
+    };
+    t.line(&format!("verdict: {verdict}{profile}"));
+}
+
+/// What the profile did, kind by kind, in both builds.
+fn profile(t: &mut Table, p: &ProfileComparison) {
+    for k in p.kinds.iter().filter(|k| k.in_process + k.thin_dist > 0) {
+        let same = match k.only_in_process.len() + k.only_thin_dist.len() {
+            0 => "same".to_string(),
+            n => format!("{n} differ"),
+        };
+        t.row(&format!("profile: {}", k.kind), k.in_process.to_string(), k.thin_dist.to_string(), same);
+    }
+    t.line(&format!("profile: {}", p.summary()));
 }
 
 #[cfg(test)]

@@ -67,6 +67,15 @@ impl Toolchain {
         Ok(())
     }
 
+    /// Another program of this LLVM (`llvm-readobj`), named as kbuild's LLVM= names it.
+    pub fn llvm_tool(&self, name: &str) -> PathBuf {
+        match self.llvm.strip_prefix('-') {
+            Some(suffix) => PathBuf::from(format!("{name}-{suffix}")),
+            None if self.llvm.ends_with('/') => Path::new(&self.llvm).join(name),
+            None => PathBuf::from(name),
+        }
+    }
+
     pub fn clang_version(&self) -> String {
         first_line(&self.clang, "--version")
     }
