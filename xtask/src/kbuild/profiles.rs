@@ -46,10 +46,6 @@ pub struct Staged {
 }
 
 impl Profiles {
-    pub fn is_empty(&self) -> bool {
-        self.autofdo.is_none() && self.propeller.is_none()
-    }
-
     /// The config options the profiles need.
     pub fn options(&self) -> Values {
         let mut text = String::new();

@@ -112,7 +112,7 @@ pub struct Session {
     pub base: BaseConfig,
     pub fragments: Vec<PathBuf>,
     /// The profiles' copies in the object tree, written before make runs.
-    pub profiles: Vec<Staged>,
+    profiles: Vec<Staged>,
     /// The config options the profiles need.
     profile_options: Values,
     command: &'static str,
