@@ -225,7 +225,7 @@ fn start_worker(c: &mut Cluster, n: usize, properties: Vec<(String, String)>, ba
     if bare {
         binds.extend(no_compiler::hiding_binds(&dir, &engine_cfg.binds)?);
     }
-    let casd = engine::casd(&bin, &binds, WORKER_CASD, 1, quota)
+    let casd = engine::casd(&bin, &binds, WORKER_CASD, 1, quota, &dir.join("tmp"))?
         .arg(format!("--cas-remote={scheduler}"))
         .arg(format!("--ac-remote={scheduler}"))
         .arg(dir.join("cas").display().to_string());

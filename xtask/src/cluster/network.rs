@@ -77,7 +77,7 @@ impl Net {
 
     /// A command run inside worker `n`'s namespace.
     pub fn inside(&self, n: usize, cmd: &Cmd) -> Cmd {
-        ip(&["netns", "exec", &self.namespace(n)]).args(cmd.argv())
+        cmd.run_by(&["ip", "netns", "exec", &self.namespace(n)])
     }
 
     /// Removes worker `n`'s namespace (its veth pair goes with it); one

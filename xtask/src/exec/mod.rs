@@ -81,6 +81,13 @@ impl Cmd {
         &self.argv
     }
 
+    /// This command run by `wrapper` (its argv first: `ip netns exec NS`),
+    /// with this command's environment, directory and input.
+    pub fn run_by(&self, wrapper: &[&str]) -> Self {
+        let argv = wrapper.iter().map(|a| a.to_string()).chain(self.argv.iter().cloned()).collect();
+        Self { argv, ..self.clone() }
+    }
+
     /// The command line as a person would type it (for messages and logs).
     pub fn display(&self) -> String {
         // A long value (the launcher's configuration) is cut: the log line stays readable.
@@ -293,6 +300,15 @@ mod tests {
         assert_eq!(shown, "THINDIST_LAUNCH=… make 'CC=/x launch clang'");
         let lines = Cmd::new("printf").arg("one\\ntwo\\n").follow().unwrap();
         assert_eq!(lines.lines.iter().collect::<Vec<_>>(), ["one", "two"]);
+    }
+
+    /// A wrapped command (`ip netns exec NS …`) keeps the variables it was given.
+    #[test]
+    fn a_wrapper_keeps_the_environment() {
+        let inner = Cmd::new("sh").args(["-c", "echo $THINDIST_X"]).env("THINDIST_X", "kept");
+        let wrapped = inner.run_by(&["env", "--"]);
+        assert_eq!(wrapped.argv()[..3], ["env", "--", "sh"]);
+        assert_eq!(wrapped.read().unwrap(), "kept");
     }
 
     /// Started with SIGINT ignored (in the background, say), the tool still

@@ -26,8 +26,18 @@ use crate::remote::retry::Policy;
 /// buildbox-casd serving a CAS, an action cache and an execution service
 /// that runs each action in buildbox-run's bubblewrap sandbox with `binds`
 /// read-only; the caller adds its own options and, last, the CAS directory.
-pub fn casd(bin: &Path, binds: &[String], bind: &str, jobs: usize, quota: Quota) -> Cmd {
+/// Its per-action files go to `tmp`, made empty here: a killed casd leaves
+/// them where its owner removes them, never in the machine's /tmp.
+pub fn casd(bin: &Path, binds: &[String], bind: &str, jobs: usize, quota: Quota, tmp: &Path) -> Result<Cmd> {
+    match std::fs::remove_dir_all(tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("cannot empty {}", tmp.display()))
+        }
+        _ => {}
+    }
+    std::fs::create_dir_all(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut cmd = Cmd::new(bin.join("buildbox-casd"))
+        .env("TMPDIR", &tmp.display().to_string())
         .arg(format!("--bind={bind}"))
         .arg(format!("--buildbox-run={}", bin.join("buildbox-run").display()))
         .arg(format!("--jobs={jobs}"))
@@ -37,7 +47,7 @@ pub fn casd(bin: &Path, binds: &[String], bind: &str, jobs: usize, quota: Quota)
     for b in binds {
         cmd = cmd.arg(format!("--runner-arg=--ro-bind-mount={b}"));
     }
-    cmd
+    Ok(cmd)
 }
 
 /// What `start` leaves for `status` and `stop`.
@@ -153,7 +163,7 @@ pub fn start(port: Option<u16>, jobs: Option<usize>, quota: Quota) -> Result<Run
     if probe(&ep).is_ok() || std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is already in use; pick another with `cargo xtask remote start --port N`");
     }
-    let cmd = casd(&bin, &cfg.binds, &format!("127.0.0.1:{port}"), jobs, quota);
+    let cmd = casd(&bin, &cfg.binds, &format!("127.0.0.1:{port}"), jobs, quota, &dir.join("tmp"))?;
     let cmd = cmd.arg(cas.display().to_string());
     let file = std::fs::File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
     let pid = cmd.spawn_daemon(file)?;
