@@ -100,11 +100,23 @@ impl Staged {
         (self.var.to_string(), self.value.display().to_string())
     }
 
-    /// Writes the copies that are not there yet (their names are their content).
+    /// Writes the copies that are not there yet (their names are their
+    /// content), and removes the copies of this kind an earlier profile
+    /// left: a build uses one of each, and a real profile can be tens of
+    /// megabytes, which every edit would otherwise add to the object tree.
     pub fn write(&self) -> Result<()> {
         for (bytes, dest) in &self.files {
             if std::fs::read(dest).ok().as_deref() != Some(bytes.as_slice()) {
                 files::write_atomically(dest, bytes, Durability::Whole)?;
+            }
+        }
+        let Some(dir) = self.files.first().and_then(|(_, d)| d.parent()) else { return Ok(()) };
+        let kind = if self.var == "CLANG_AUTOFDO_PROFILE" { "autofdo-" } else { "propeller-" };
+        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+            let path = entry?.path();
+            let ours = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(kind));
+            if ours && !self.files.iter().any(|(_, d)| *d == path) {
+                std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
             }
         }
         Ok(())
@@ -161,7 +173,13 @@ mod tests {
         // The same content keeps its name; an edit gives another, so kbuild's flags change.
         assert_eq!(p.stage(&tree, &obj).unwrap(), first);
         std::fs::write(&prof, "number:20:1\n 1: 20\n").unwrap();
-        assert_ne!(p.stage(&tree, &obj).unwrap()[0].value, first[0].value);
+        let second = p.stage(&tree, &obj).unwrap();
+        assert_ne!(second[0].value, first[0].value);
+        // Its copy replaces the first; another kind's copy stays.
+        let other = obj.join(DIR).join("propeller-0123456789abcdef_cc_profile.txt");
+        std::fs::write(&other, "v1\n").unwrap();
+        second[0].write().unwrap();
+        assert!(second[0].value.is_file() && !first[0].value.exists() && other.is_file());
         assert_eq!(p.options().get("AUTOFDO_CLANG"), "y");
         assert_eq!(p.options().get("PROPELLER_CLANG"), "n");
     }
