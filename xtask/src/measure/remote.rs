@@ -131,19 +131,17 @@ impl Builds {
     /// it: vmlinux is judged by compare's equivalence instead.
     fn judge(&self, front_ends: bool) -> Result<Judged> {
         if !front_ends {
-            let (compared, differing) = natives::differing(&self.local, &self.cold)?;
-            return Ok(Judged { compared, differing, vmlinux: None });
+            return Ok(Judged { natives: natives::differing(&self.local, &self.cold)?, vmlinux: None });
         }
         let read = |s: &Session| Image::read(&s.kb.path("vmlinux"));
         let e = equivalence::compare(&read(&self.local)?, &read(&self.cold)?);
-        Ok(Judged { compared: 0, differing: Vec::new(), vmlinux: Some((e.verdict, e.reasons)) })
+        Ok(Judged { natives: Default::default(), vmlinux: Some((e.verdict, e.reasons)) })
     }
 }
 
 /// What the comparison of the remote build with the local one found.
 struct Judged {
-    compared: usize,
-    differing: Vec<String>,
+    natives: natives::Compared,
     vmlinux: Option<(Verdict, Vec<String>)>,
 }
 
@@ -180,8 +178,9 @@ pub fn run(mut spec: BuildSpec, state: &State, opts: &Options) -> Result<()> {
         checkout_hits_of_all: checkout.map(|c| c.1),
         one_file_remote_over_local: rows[n - 1].wall_seconds / rows[n - 2].wall_seconds,
         rows,
-        natives_compared: judged.compared,
-        natives_differing: judged.differing,
+        natives_compared: judged.natives.files,
+        natives_differing: judged.natives.differing,
+        natives_alike_apart_from_debug_info: judged.natives.apart_from_debug_info,
         vmlinux_equivalence: judged.vmlinux.as_ref().map(|v| v.0),
         vmlinux_differences: judged.vmlinux.map(|v| v.1).unwrap_or_default(),
     };

@@ -28,6 +28,10 @@ pub struct RemoteBench {
     /// engine: the IR is the same).
     pub natives_compared: usize,
     pub natives_differing: Vec<String>,
+    /// Of those the same, how many only apart from their debug information
+    /// (a profile's `-gmlt`: it names each build's own directory).
+    #[serde(default)]
+    pub natives_alike_apart_from_debug_info: usize,
     /// With front-ends on the engine the IR names the source as the engine
     /// saw it: vmlinux is judged by compare's equivalence instead.
     pub vmlinux_equivalence: Option<Verdict>,
@@ -90,9 +94,13 @@ pub fn print(r: &RemoteBench) {
             println!("  vmlinux, remote vs local: different: {}", r.vmlinux_differences.join("; "))
         }
         None => println!(
-            "  natives and modules byte-identical, remote vs local: {} of {}",
+            "  natives and modules the same, remote vs local: {} of {}{}",
             r.natives_compared - r.natives_differing.len(),
-            r.natives_compared
+            r.natives_compared,
+            match r.natives_alike_apart_from_debug_info {
+                0 => " (byte for byte)".to_string(),
+                n => format!(" ({n} apart from their debug information, which names each build's directory)"),
+            }
         ),
     }
     println!("  cold remote / local full wall:        {:.3} (target <= 1.10)", r.cold_over_local_wall);

@@ -11,6 +11,7 @@ use git2::build::CheckoutBuilder;
 use serde::Deserialize;
 
 use super::{Check, CheckResult, Ctx};
+use crate::checks::natives;
 use crate::home;
 
 #[derive(Debug, Deserialize)]
@@ -132,20 +133,20 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
     reference.make_ok("clean-reference")?;
 
     let files: Vec<String> = session.outputs().to_compare().into_iter().chain(["vmlinux.o".to_string()]).collect();
-    let differ: Vec<&String> = files
-        .iter()
-        .filter(|f| std::fs::read(session.kb.path(f)).ok() != std::fs::read(scratch.join(f)).ok())
-        .collect();
+    // The scratch tree is another directory: objects with debug information (a profile's `-gmlt`) name it.
+    let compared = natives::compare(&files, |f| session.kb.path(f), |f| scratch.join(f));
+    let differ = &compared.differing;
     let changed: Vec<String> = changes
         .iter()
         .map(|(e, _, _)| format!("{} ({})", e.file, e.replace.lines().next().unwrap_or("").trim()))
         .collect();
     let summary = format!(
-        "changed {}; {}{} of {} natives, vmlinux.o and modules differ from a clean build",
+        "changed {}; {}{} of {} natives, vmlinux.o and modules differ from a clean build{}",
         changed.join(" and "),
         if incremental.success { "" } else { "the incremental build failed; " },
         differ.len(),
-        files.len()
+        files.len(),
+        compared.debug_note()
     );
     let mut details = Vec::new();
     if !incremental.success {
