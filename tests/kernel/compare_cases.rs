@@ -1,8 +1,9 @@
-//! `compare` with real clang/lld: in-process ThinLTO and THIN_DIST of the
-//! 6.12 tree side by side with the small modules config (THIN_DIST builds
-//! the modules in distributed mode, patch 0012), both booted loading
-//! modules, and the report's promises checked (the newcomer's path runs
-//! it); and compare's care for a directory it did not make.
+//! `compare` with real clang/lld: what a report of in-process ThinLTO and
+//! THIN_DIST side by side with the small modules config must show (THIN_DIST
+//! builds the modules in distributed mode: 6.12's patch 0012, linux-7's
+//! 0002), both booted loading modules (CI's profile case on 7.3 and the
+//! newcomer's 6.12 tree in `--long` run it); and compare's care for a
+//! directory it did not make.
 
 use serde_json::Value;
 
@@ -15,8 +16,7 @@ fn stage_names(mode: &Value) -> Vec<&str> {
     mode["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect()
 }
 
-/// What a `compare --fragment modules.config --boot` run must show (the
-/// newcomer's path runs it): both modes' stages inside their build's wall
+/// What a `compare --fragment modules.config --boot` run must show: both modes' stages inside their build's wall
 /// time, CPU and memory figures, no-op and one-file rebuilds (a module
 /// source's too, and every module linked again), both boots loading the two modules, THIN_DIST
 /// validation and an equivalent verdict over the same symbols and the

@@ -51,11 +51,11 @@ fn main() {
         // After the boots, which expect the fixture as it was built: a failed compile removes fork.o.
         ("build::failure_names_file", build_cases::build_failure_names_file),
         // setup and build on a tree of its own; two bites on that build (defects that cost it
-        // little), then clean-check (all eight checks) and compare --boot.
+        // little), then clean-check (all eight checks); its compare --boot is in --long.
         ("newcomer::sets_up_and_builds", newcomer_cases::sets_up_and_builds),
         ("clean_check::bites_on_gitignore", clean_cases::bites_on_gitignore),
         ("clean_check::module_one_file_bites", clean_cases::module_one_file_bites_on_unconditional_ko_link),
-        ("newcomer::clean_check_and_compare", newcomer_cases::clean_check_and_compare),
+        ("newcomer::clean_check", newcomer_cases::clean_check),
         ("compare::refuses_a_foreign_out_dir", compare_cases::refuses_a_foreign_out_dir),
         ("safety::revert_keeps_commits_on_the_series_branch", safety_cases::revert_keeps_commits_on_the_series_branch),
         (
@@ -125,8 +125,17 @@ fn main() {
         ("cluster::survives_a_lost_worker", cluster_cases::survives_a_lost_worker),
         ("cluster::emptied_cas_executes_again", cluster_cases::emptied_cas_executes_again),
         ("cluster::builds_on_a_worker_without_a_compiler", cluster_cases::builds_on_a_worker_without_a_compiler),
+        // CI's compare --boot is the profile case's (7.3, series linux-7); the newcomer's 6.12 tree
+        // the same way.
+        ("newcomer::compare_boots_both", newcomer_cases::compare_boots_both),
         // CI compares with an AutoFDO profile; Propeller's pair the same way.
         ("profile::propeller_73_series_compare", profile_cases::propeller_73_series_compare),
+        // CI's remote cases build without a profile; a profiled build's back-ends on the engine.
+        ("profile::remote_natives_match_a_local_build", profile_cases::remote_natives_match_a_local_build),
+        // CI's compare builds with one profile; a profile edited between two builds.
+        ("profile::edited_profile_rebuilds_alike", profile_cases::edited_profile_rebuilds_alike),
+        // clean-check in CI builds without a profile; with one, objects name the tree in their debug information.
+        ("profile::clean_check_with_a_profile", profile_cases::clean_check_with_a_profile),
     ];
     let trial = |(name, f): Case| Trial::test(name, move || support::run_case(f));
     let trials =

@@ -4,7 +4,9 @@
 //! the order a user runs them, each passing. The small modules config goes
 //! to each command, so that clean-check's module check and compare's module
 //! rebuilds run too. Two clean-check bites run on the same build between
-//! the two cases (main.rs); `boot` alone is the fixtures' boot cases.
+//! the first two cases (main.rs); `boot` alone is the fixtures' boot cases.
+//! CI's `compare --boot` is the profile case's (7.3 with series linux-7,
+//! the same checks); this tree's is its second case, in `--long`.
 
 use crate::clean_cases;
 use crate::compare_cases;
@@ -16,7 +18,7 @@ pub fn sets_up_and_builds() -> Result {
     fixtures::newcomer().map(|_| ())
 }
 
-pub fn clean_check_and_compare() -> Result {
+pub fn clean_check() -> Result {
     let n = fixtures::newcomer()?;
     // `build` again: whatever ran on the tree since (the bites) is made good,
     // as a user's `build` after any change would.
@@ -33,7 +35,13 @@ pub fn clean_check_and_compare() -> Result {
         !noop_summary.contains("brought the tree up to date"),
         format!("clean-check's first make after `build` had work to do: {noop_summary}"),
     )?;
+    let status = n.git_status();
+    check(status.is_empty(), format!("the tree's git status is clean after it all: {status:?}"))
+}
 
+/// `compare --boot` on the newcomer's tree (`--long`).
+pub fn compare_boots_both() -> Result {
+    let n = fixtures::newcomer()?;
     let compare_json = n.home.join("compare.json");
     let root = n.home.join("compare");
     let compared = n

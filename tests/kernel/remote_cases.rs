@@ -20,13 +20,13 @@ use crate::support::*;
 
 /// The suite's own engine: its own port and CAS (under the tests' cache).
 const PORT: &str = "50061";
-const URL: &str = "grpc://127.0.0.1:50061";
+pub const URL: &str = "grpc://127.0.0.1:50061";
 
 static ENGINE: Mutex<bool> = Mutex::new(false);
 
 /// Starts the suite's engine, with an empty CAS the first time in a run
 /// (so that the first remote build executes every job).
-fn engine(state: &Path) -> Result {
+pub fn engine(state: &Path) -> Result {
     let mut started = ENGINE.lock().unwrap();
     if !*started {
         xtask(state, &["remote", "stop"]).ok()?;
