@@ -83,6 +83,26 @@ fn profiled_build(tree: &Path, profile: &Path, out: &Path) -> Vec<String> {
         .to_vec()
 }
 
+/// The profiled build made in the fixture directory `name`, with an empty
+/// place beside it (`name.<beside>`) for moving it aside: the two
+/// directories and `build`'s arguments.
+fn built_with_a_place_beside(
+    state: &Path,
+    tree: &Path,
+    profile: &Path,
+    name: &str,
+    beside: &str,
+) -> Result<(PathBuf, PathBuf, Vec<String>)> {
+    let out = fixtures::out_dir(name);
+    let aside = out.with_extension(beside);
+    for dir in [&out, &aside] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let args = profiled_build(tree, profile, &out);
+    xtask(state, &args.iter().map(String::as_str).collect::<Vec<_>>()).ok()?;
+    Ok((out, aside, args))
+}
+
 /// What two builds in the same `O=` made differently: the natives of
 /// vmlinux and of the modules (under each module's `.thinlto/`), the
 /// modules, vmlinux; and how many were compared.
@@ -150,14 +170,8 @@ pub fn remote_natives_match_a_local_build() -> Result {
     let tree = series_73_tree(&state)?;
     let tmp = tempfile::tempdir().unwrap();
     let profile = autofdo_profile(tmp.path())?;
-    let out = fixtures::out_dir("profile-73-remote");
-    let local = out.with_extension("local");
-    for dir in [&out, &local] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    let build = profiled_build(&tree, &profile, &out);
-    let build: Vec<&str> = build.iter().map(String::as_str).collect();
-    xtask(&state, &build).ok()?;
+    let (out, local, args) = built_with_a_place_beside(&state, &tree, &profile, "profile-73-remote", "local")?;
+    let build: Vec<&str> = args.iter().map(String::as_str).collect();
     std::fs::rename(&out, &local).unwrap();
     remote_cases::engine(&state)?;
     let json = tmp.path().join("remote.json");
@@ -190,14 +204,9 @@ pub fn edited_profile_rebuilds_alike() -> Result {
     let tree = series_73_tree(&state)?;
     let tmp = tempfile::tempdir().unwrap();
     let profile = autofdo_profile(tmp.path())?;
-    let out = fixtures::out_dir("profile-73-edited");
-    let incremental = out.with_extension("incremental");
-    for dir in [&out, &incremental] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    let build = profiled_build(&tree, &profile, &out);
-    let build: Vec<&str> = build.iter().map(String::as_str).collect();
-    xtask(&state, &build).ok()?;
+    let (out, incremental, args) =
+        built_with_a_place_beside(&state, &tree, &profile, "profile-73-edited", "incremental")?;
+    let build: Vec<&str> = args.iter().map(String::as_str).collect();
     check(cold_parts(&out.join("vmlinux")).iter().any(|c| c == "number"), "number is split before the edit")?;
     // The same profile without `number`'s samples, written over the first.
     let text = std::fs::read_to_string(xtask::home::configs().join("profiles/autofdo-7.3.txt")).unwrap();

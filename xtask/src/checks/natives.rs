@@ -1,16 +1,18 @@
 //! Whether two builds of the same sources made the same native objects and
 //! modules: byte for byte, or, where the objects carry debug information,
-//! in every section but that. Debug information records where the build
-//! ran (the compile's directory, the source's absolute path: `-g`, and
-//! AutoFDO's `-gmlt` in every profiled compile), so two object trees (a
-//! remote build against a local one, clean-check's scratch tree against
-//! the user's) can agree no closer; the code, data and their relocations
-//! must still be the same bytes.
+//! in everything else. Debug information records where the build ran (the
+//! compile's directory, the source's absolute path: `-g`, and AutoFDO's
+//! `-gmlt` in every profiled compile), and through it the IR module's hash,
+//! which ThinLTO puts in every promoted local's name (`foo.llvm.<hash>`). So
+//! two object trees (a remote build against a local one in another `O=`,
+//! clean-check's scratch tree against the user's) can agree no closer than
+//! this: the same sections with the same bytes, the same symbols and the
+//! same relocations, the hashes of promoted names aside.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use object::{Object, ObjectSection};
+use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
 
 use crate::kbuild::session::Session;
 
@@ -18,7 +20,7 @@ use crate::kbuild::session::Session;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Likeness {
     Identical,
-    /// Both carry debug information, and every other section is the same.
+    /// Both carry debug information, and everything else is the same.
     ApartFromDebugInfo,
     Different,
 }
@@ -28,6 +30,29 @@ fn is_debug(name: &str) -> bool {
     [".debug", ".rela.debug", ".rel.debug"].iter().any(|p| name.starts_with(p))
 }
 
+/// Sections read through their meaning rather than their bytes: the symbol
+/// and string tables (read as symbols), relocations (read per section), and
+/// LLVM's address-significance table (symbol indices, for the linker's ICF).
+fn is_table(name: &str) -> bool {
+    [".symtab", ".strtab", ".shstrtab", ".llvm_addrsig"].contains(&name)
+        || name.starts_with(".rela")
+        || name.starts_with(".rel.")
+}
+
+/// `name` with each ThinLTO promotion suffix's hash left out (`.llvm.<digits>`).
+fn unpromoted(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(i) = rest.find(".llvm.") {
+        let after = &rest[i + ".llvm.".len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(&rest[..i + ".llvm.".len()]);
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn likeness(a: &[u8], b: &[u8]) -> Likeness {
     if a == b {
         return Likeness::Identical;
@@ -35,32 +60,69 @@ pub fn likeness(a: &[u8], b: &[u8]) -> Likeness {
     let (Ok(fa), Ok(fb)) = (object::File::parse(a), object::File::parse(b)) else {
         return Likeness::Different;
     };
-    match (Sections::read(&fa), Sections::read(&fb)) {
-        (Some(x), Some(y)) if x.debug && y.debug && x.kept == y.kept => Likeness::ApartFromDebugInfo,
+    match (Contents::read(&fa), Contents::read(&fb)) {
+        (Some(x), Some(y)) if x.debug && y.debug && x == y => Likeness::ApartFromDebugInfo,
         _ => Likeness::Different,
     }
 }
 
-/// A file's sections in order with their bytes, the debug ones left out.
-struct Sections {
-    kept: Vec<(String, Vec<u8>)>,
-    /// Whether it had any.
+/// What an object holds apart from its debug information, promoted names
+/// without their hash, each list sorted.
+#[derive(PartialEq)]
+struct Contents {
+    /// Each section's name and bytes.
+    sections: Vec<(String, Vec<u8>)>,
+    /// Each symbol: name, section, value, size, kind and scope.
+    symbols: Vec<(String, String, u64, u64, String)>,
+    /// Each relocation: its section, offset, target, addend and kind.
+    relocations: Vec<(String, u64, String, i64, String)>,
+    /// Whether it had debug sections.
     debug: bool,
 }
 
-impl Sections {
-    /// None: a section that cannot be read.
+impl Contents {
+    /// None: a part that cannot be read.
     fn read(f: &object::File) -> Option<Self> {
-        let mut s = Sections { kept: Vec::new(), debug: false };
-        for section in f.sections() {
-            let name = section.name().ok()?.to_string();
-            if is_debug(&name) {
-                s.debug = true;
-            } else {
-                s.kept.push((name, section.data().ok()?.to_vec()));
+        let mut c = Contents { sections: Vec::new(), symbols: Vec::new(), relocations: Vec::new(), debug: false };
+        let section_name = |i| f.section_by_index(i).ok().and_then(|s| s.name().ok().map(unpromoted));
+        for s in f.sections() {
+            let name = s.name().ok()?;
+            if is_debug(name) {
+                c.debug = true;
+                continue;
             }
+            if is_table(name) {
+                continue;
+            }
+            let name = unpromoted(name);
+            for (offset, r) in s.relocations() {
+                let target = match r.target() {
+                    RelocationTarget::Symbol(i) => {
+                        let sym = f.symbol_by_index(i).ok()?;
+                        match sym.section_index() {
+                            Some(si) if sym.kind() == object::SymbolKind::Section => section_name(si)?,
+                            _ => unpromoted(sym.name().ok()?),
+                        }
+                    }
+                    RelocationTarget::Section(si) => section_name(si)?,
+                    other => format!("{other:?}"),
+                };
+                c.relocations.push((name.clone(), offset, target, r.addend(), format!("{:?}", r.flags())));
+            }
+            c.sections.push((name, s.data().ok()?.to_vec()));
         }
-        Some(s)
+        for sym in f.symbols() {
+            let section = match sym.section() {
+                SymbolSection::Section(i) => section_name(i)?,
+                other => format!("{other:?}"),
+            };
+            let kind = format!("{:?} {:?}", sym.kind(), sym.scope());
+            c.symbols.push((unpromoted(sym.name().ok()?), section, sym.address(), sym.size(), kind));
+        }
+        c.sections.sort();
+        c.symbols.sort();
+        c.relocations.sort();
+        Some(c)
     }
 }
 
@@ -79,7 +141,8 @@ impl Compared {
         match self.apart_from_debug_info {
             0 => String::new(),
             n => format!(
-                " ({n} of them apart from their debug information, which names the directories each build ran in)"
+                " ({n} of them apart from their debug information, which names the directory each build ran in, \
+                 and the hashes it gives promoted names)"
             ),
         }
     }
@@ -113,16 +176,63 @@ mod tests {
     use object::write::Object as Writer;
     use object::{Architecture, BinaryFormat, Endianness, SectionKind};
 
-    /// A relocatable x86_64 ELF object with this code and, if given, this debug string table.
-    fn elf(code: &[u8], debug_str: Option<&[u8]>) -> Vec<u8> {
+    /// A relocatable x86_64 ELF object with this code and, if given, this
+    /// debug string table; with `promoted`, a local `helper.llvm.<promoted>`
+    /// in its own section, which the code calls.
+    fn elf_with(code: &[u8], debug_str: Option<&[u8]>, promoted: Option<&str>) -> Vec<u8> {
+        use object::write::{Relocation, Symbol, SymbolSection as At};
+        use object::{RelocationEncoding, RelocationFlags, RelocationKind, SymbolFlags, SymbolKind, SymbolScope};
         let mut o = Writer::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
         let text = o.add_section(Vec::new(), b".text".to_vec(), SectionKind::Text);
         o.append_section_data(text, code, 16);
+        if let Some(hash) = promoted {
+            let name = format!("helper.llvm.{hash}");
+            let own = o.add_section(Vec::new(), format!(".text.{name}").into_bytes(), SectionKind::Text);
+            o.append_section_data(own, &[0xc3], 16);
+            let sym = o.add_symbol(Symbol {
+                name: name.into_bytes(),
+                value: 0,
+                size: 1,
+                kind: SymbolKind::Text,
+                scope: SymbolScope::Linkage,
+                weak: false,
+                section: At::Section(own),
+                flags: SymbolFlags::None,
+            });
+            let flags = RelocationFlags::Generic {
+                kind: RelocationKind::Relative,
+                encoding: RelocationEncoding::Generic,
+                size: 32,
+            };
+            o.add_relocation(text, Relocation { offset: 0, symbol: sym, addend: -4, flags }).unwrap();
+        }
         if let Some(s) = debug_str {
             let d = o.add_section(Vec::new(), b".debug_str".to_vec(), SectionKind::Debug);
             o.append_section_data(d, s, 1);
         }
         o.write().unwrap()
+    }
+
+    fn elf(code: &[u8], debug_str: Option<&[u8]>) -> Vec<u8> {
+        elf_with(code, debug_str, None)
+    }
+
+    /// Debug information that names another directory changes the IR
+    /// module's hash, and with it every promoted name: alike; the same
+    /// objects without debug information: different.
+    #[test]
+    fn promoted_names_may_differ_with_debug_information() {
+        let call = [0xe8, 0, 0, 0, 0, 0xc3];
+        let here = elf_with(&call, Some(b"/home/a/linux\0"), Some("1234"));
+        let there = elf_with(&call, Some(b"/srv/scratch/linux\0"), Some("987654321"));
+        assert_eq!(likeness(&here, &there), Likeness::ApartFromDebugInfo);
+        let (plain, other) = (elf_with(&call, None, Some("1234")), elf_with(&call, None, Some("987654321")));
+        assert_eq!(likeness(&plain, &other), Likeness::Different);
+        // A call to another function is another object.
+        let elsewhere = elf_with(&call, Some(b"/srv/scratch/linux\0"), Some("x"));
+        assert_eq!(likeness(&here, &elsewhere), Likeness::Different);
+        assert_eq!(unpromoted(".text.f.llvm.42.cold"), ".text.f.llvm..cold");
+        assert_eq!(unpromoted("g.llvm.x"), "g.llvm.x");
     }
 
     #[test]
