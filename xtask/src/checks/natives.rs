@@ -11,18 +11,27 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use object::{Object, ObjectSection, ObjectSymbol, RelocationTarget, SymbolSection};
 
+use crate::kbuild::kconfig::Values;
 use crate::kbuild::session::Session;
 
 /// How one output of two builds compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Likeness {
     Identical,
-    /// Both carry debug information, and everything else is the same.
+    /// Everything but the debug information, and what it changes, is the same.
     ApartFromDebugInfo,
     Different,
+}
+
+/// Whether a build's objects record where it ran: debug information, which
+/// AutoFDO turns on (`-gmlt`) where the config does not. A data-only object
+/// has no debug section of its own, but its IR's hash still names its
+/// promoted strings (`.str.llvm.<hash>`): what counts is the build's config.
+pub fn records_paths(config: &Values) -> bool {
+    config.get("DEBUG_INFO") == "y" || config.get("AUTOFDO_CLANG") == "y"
 }
 
 /// A debug section or its relocations.
@@ -31,10 +40,11 @@ fn is_debug(name: &str) -> bool {
 }
 
 /// Sections read through their meaning rather than their bytes: the symbol
-/// and string tables (read as symbols), relocations (read per section), and
-/// LLVM's address-significance table (symbol indices, for the linker's ICF).
+/// and string tables (read as symbols), relocations (read per section),
+/// LLVM's address-significance table (symbol indices, for the linker's
+/// ICF), and a module's build ID (a digest of all its bytes, debug ones too).
 fn is_table(name: &str) -> bool {
-    [".symtab", ".strtab", ".shstrtab", ".llvm_addrsig"].contains(&name)
+    [".symtab", ".strtab", ".shstrtab", ".llvm_addrsig", ".note.gnu.build-id"].contains(&name)
         || name.starts_with(".rela")
         || name.starts_with(".rel.")
 }
@@ -53,15 +63,19 @@ fn unpromoted(name: &str) -> String {
     out
 }
 
-pub fn likeness(a: &[u8], b: &[u8]) -> Likeness {
+/// Byte for byte, or, for a build whose objects record its paths, by what they hold.
+pub fn likeness(a: &[u8], b: &[u8], records_paths: bool) -> Likeness {
     if a == b {
         return Likeness::Identical;
+    }
+    if !records_paths {
+        return Likeness::Different;
     }
     let (Ok(fa), Ok(fb)) = (object::File::parse(a), object::File::parse(b)) else {
         return Likeness::Different;
     };
     match (Contents::read(&fa), Contents::read(&fb)) {
-        (Some(x), Some(y)) if x.debug && y.debug && x == y => Likeness::ApartFromDebugInfo,
+        (Some(x), Some(y)) if x == y => Likeness::ApartFromDebugInfo,
         _ => Likeness::Different,
     }
 }
@@ -76,22 +90,16 @@ struct Contents {
     symbols: Vec<(String, String, u64, u64, String)>,
     /// Each relocation: its section, offset, target, addend and kind.
     relocations: Vec<(String, u64, String, i64, String)>,
-    /// Whether it had debug sections.
-    debug: bool,
 }
 
 impl Contents {
     /// None: a part that cannot be read.
     fn read(f: &object::File) -> Option<Self> {
-        let mut c = Contents { sections: Vec::new(), symbols: Vec::new(), relocations: Vec::new(), debug: false };
+        let mut c = Contents { sections: Vec::new(), symbols: Vec::new(), relocations: Vec::new() };
         let section_name = |i| f.section_by_index(i).ok().and_then(|s| s.name().ok().map(unpromoted));
         for s in f.sections() {
             let name = s.name().ok()?;
-            if is_debug(name) {
-                c.debug = true;
-                continue;
-            }
-            if is_table(name) {
+            if is_debug(name) || is_table(name) {
                 continue;
             }
             let name = unpromoted(name);
@@ -148,13 +156,19 @@ impl Compared {
     }
 }
 
-/// `files` (paths relative to each build) of build `a` against build `b`.
-pub fn compare(files: &[String], a: impl Fn(&str) -> PathBuf, b: impl Fn(&str) -> PathBuf) -> Compared {
+/// `files` (paths relative to each build) of build `a` against build `b`,
+/// builds whose objects record their paths or not (`records_paths`).
+pub fn compare(
+    files: &[String],
+    a: impl Fn(&str) -> PathBuf,
+    b: impl Fn(&str) -> PathBuf,
+    records_paths: bool,
+) -> Compared {
     let mut c = Compared { files: files.len(), ..Default::default() };
     for f in files {
         let read = |p: &Path| std::fs::read(p).ok();
         match (read(&a(f)), read(&b(f))) {
-            (Some(x), Some(y)) => match likeness(&x, &y) {
+            (Some(x), Some(y)) => match likeness(&x, &y, records_paths) {
                 Likeness::Identical => {}
                 Likeness::ApartFromDebugInfo => c.apart_from_debug_info += 1,
                 Likeness::Different => c.differing.push(f.clone()),
@@ -167,7 +181,15 @@ pub fn compare(files: &[String], a: impl Fn(&str) -> PathBuf, b: impl Fn(&str) -
 
 /// vmlinux's natives, then each module's natives and `.ko`, of two builds of the same tree.
 pub fn differing(a: &Session, b: &Session) -> Result<Compared> {
-    Ok(compare(&a.outputs().to_compare(), |f| a.kb.path(f), |f| b.kb.path(f)))
+    let paths = records_paths(&config_of(a)?);
+    Ok(compare(&a.outputs().to_compare(), |f| a.kb.path(f), |f| b.kb.path(f), paths))
+}
+
+/// A build's `.config`.
+pub fn config_of(s: &Session) -> Result<Values> {
+    let path = s.kb.path(".config");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Values::parse(&text))
 }
 
 #[cfg(test)]
@@ -225,28 +247,33 @@ mod tests {
         let call = [0xe8, 0, 0, 0, 0, 0xc3];
         let here = elf_with(&call, Some(b"/home/a/linux\0"), Some("1234"));
         let there = elf_with(&call, Some(b"/srv/scratch/linux\0"), Some("987654321"));
-        assert_eq!(likeness(&here, &there), Likeness::ApartFromDebugInfo);
+        assert_eq!(likeness(&here, &there, true), Likeness::ApartFromDebugInfo);
+        // A data-only object has no debug section, and its promoted names still differ.
         let (plain, other) = (elf_with(&call, None, Some("1234")), elf_with(&call, None, Some("987654321")));
-        assert_eq!(likeness(&plain, &other), Likeness::Different);
+        assert_eq!(likeness(&plain, &other, true), Likeness::ApartFromDebugInfo);
+        // A build that records no paths is compared byte for byte.
+        assert_eq!(likeness(&plain, &other, false), Likeness::Different);
         // A call to another function is another object.
         let elsewhere = elf_with(&call, Some(b"/srv/scratch/linux\0"), Some("x"));
-        assert_eq!(likeness(&here, &elsewhere), Likeness::Different);
+        assert_eq!(likeness(&here, &elsewhere, true), Likeness::Different);
         assert_eq!(unpromoted(".text.f.llvm.42.cold"), ".text.f.llvm..cold");
         assert_eq!(unpromoted("g.llvm.x"), "g.llvm.x");
+        let config = |text: &str| records_paths(&Values::parse(text));
+        assert!(config("CONFIG_AUTOFDO_CLANG=y\n") && config("CONFIG_DEBUG_INFO=y\n"));
+        assert!(!config("CONFIG_PROPELLER_CLANG=y\n"));
     }
 
     #[test]
     fn debug_information_alone_may_differ() {
         let here = elf(&[0x55, 0xc3], Some(b"/home/a/linux/kernel/fork.c\0"));
         let there = elf(&[0x55, 0xc3], Some(b"/srv/build/linux-scratch/kernel/fork.c\0"));
-        assert_eq!(likeness(&here, &here.clone()), Likeness::Identical);
-        assert_eq!(likeness(&here, &there), Likeness::ApartFromDebugInfo);
+        assert_eq!(likeness(&here, &here.clone(), false), Likeness::Identical);
+        assert_eq!(likeness(&here, &there, true), Likeness::ApartFromDebugInfo);
+        assert_eq!(likeness(&here, &there, false), Likeness::Different);
         // Other code is another object, whatever its debug information says.
         let stale = elf(&[0x90, 0xc3], Some(b"/home/a/linux/kernel/fork.c\0"));
-        assert_eq!(likeness(&here, &stale), Likeness::Different);
-        // Without debug information on both sides, only the bytes count.
-        assert_eq!(likeness(&elf(&[0xc3], None), &elf(&[0xc3], Some(b"x\0"))), Likeness::Different);
-        assert_eq!(likeness(b"not an object", b"not an object either"), Likeness::Different);
+        assert_eq!(likeness(&here, &stale, true), Likeness::Different);
+        assert_eq!(likeness(b"not an object", b"not an object either", true), Likeness::Different);
     }
 
     #[test]
@@ -265,7 +292,7 @@ mod tests {
         put(&b, "stale.o", elf(&[0x90], None));
         put(&a, "gone.o", elf(&[0xc3], None));
         let files: Vec<String> = ["same.o", "paths.o", "stale.o", "gone.o"].map(String::from).to_vec();
-        let c = compare(&files, |f| a.join(f), |f| b.join(f));
+        let c = compare(&files, |f| a.join(f), |f| b.join(f), true);
         assert_eq!((c.files, c.apart_from_debug_info), (4, 1));
         assert_eq!(c.differing, ["stale.o", "gone.o"]);
         assert!(c.debug_note().contains("1 of them"));

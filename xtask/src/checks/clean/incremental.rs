@@ -134,7 +134,8 @@ pub fn run(ctx: &Ctx) -> Result<CheckResult> {
 
     let files: Vec<String> = session.outputs().to_compare().into_iter().chain(["vmlinux.o".to_string()]).collect();
     // The scratch tree is another directory: objects with debug information (a profile's `-gmlt`) name it.
-    let compared = natives::compare(&files, |f| session.kb.path(f), |f| scratch.join(f));
+    let paths = natives::records_paths(&natives::config_of(session)?);
+    let compared = natives::compare(&files, |f| session.kb.path(f), |f| scratch.join(f), paths);
     let differ = &compared.differing;
     let changed: Vec<String> = changes
         .iter()
